@@ -1,0 +1,330 @@
+"""The LawDNet generator, re-implemented with the published checkpoint's exact parameter names and shapes.
+
+Inputs per frame: the masked source crop ``(B,3,H,W)``, 5 reference crops stacked on channels
+``(B,15,H,W)`` (all RGB in [0,1]) and a DeepSpeech window ``(B,29,5)``; output ``(B,3,H,W)`` in [0,1].
+At mouth 288 the crop is 468x360. The network is resolution-agnostic: the one size-dependent tensor,
+the ``trans_conv`` output, is interpolated to 8x6.
+
+Two quirks of the original are reproduced on purpose (the published weights were trained through them):
+
+* only the *last* Local Affine Warping branch affects the output. Both branches read the reference
+  feature and the result is overwritten, so ``lawLayer_list.0`` / ``appearance_conv_list.0`` are dead
+  weights that are nonetheless in the checkpoint. They are held (strict loading) but, unless
+  ``compute_dead_layer=True``, not computed.
+* the LAW control grid ``(B,C,G,G,2)`` is reshaped to ``(B,2C,G,G)`` through a non-identity
+  transpose/permute/view before it is resized, and viewed back as ``(B,C,H,W,2)`` afterwards
+  (:func:`law_grid_layout`), so even an identity warp samples a scrambled grid.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "CrossAttention",
+    "LawDNet",
+    "LocalAffineWarp",
+    "crop_size",
+    "law_grid_layout",
+    "standard_grid",
+]
+
+TOKEN_HW = (8, 6)  # image tokens of the cross-attention
+
+
+def crop_size(mouth: int) -> tuple[int, int]:
+    """Face-crop ``(H, W)`` for a mouth region size: W = 1.25 m, H = 1.3 W (288 -> 468x360)."""
+    w = int(mouth * 1.25)
+    return int(w * 1.3), w
+
+
+# --------------------------------------------------------------------------------------------- blocks
+class SameBlock2d(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int = 3):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.conv(x))
+
+
+class DownBlock2d(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int = 3):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, stride=2, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.conv(x))
+
+
+class UpBlock2d(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int = 3):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, k, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.conv(F.interpolate(x, scale_factor=2, mode="nearest")))
+
+
+class ResBlock2d(nn.Module):
+    """conv -> ReLU -> conv, plus the input (through a 1x1 ``channel_conv`` when widths differ)."""
+
+    def __init__(self, cin: int, cout: int, k: int = 3):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, k, padding=k // 2)
+        self.conv2 = nn.Conv2d(cout, cout, k, padding=k // 2)
+        self.channel_conv = nn.Conv2d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(F.relu(self.conv1(x)))
+        return out + (self.channel_conv(x) if self.channel_conv is not None else x)
+
+
+class SameBlock1d(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int = 3):
+        super().__init__()
+        self.conv = nn.Conv1d(cin, cout, k, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.conv(x))
+
+
+class DownBlock1d(nn.Module):
+    def __init__(self, cin: int, cout: int, k: int = 3):
+        super().__init__()
+        self.conv = nn.Conv1d(cin, cout, k, stride=2, padding=k // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.conv(x))
+
+
+class ResBlock1d(nn.Module):
+    """Like :class:`ResBlock2d`; ``norm1``/``norm2`` are constructed but never used (checkpoint stubs)."""
+
+    def __init__(self, cin: int, cout: int, k: int = 3):
+        super().__init__()
+        self.conv1 = nn.Conv1d(cin, cout, k, padding=k // 2)
+        self.conv2 = nn.Conv1d(cout, cout, k, padding=k // 2)
+        self.norm1 = nn.BatchNorm1d(cin)
+        self.norm2 = nn.BatchNorm1d(cout)
+        self.channel_conv = nn.Conv1d(cin, cout, 1) if cin != cout else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.conv2(F.relu(self.conv1(x)))
+        return out + (self.channel_conv(x) if self.channel_conv is not None else x)
+
+
+# ---------------------------------------------------------------------------------- cross-attention
+class FlattenAndLinear(nn.Module):
+    """Conv1d(128->64,k3) -> ReLU -> MaxPool1d(2) -> flatten -> Linear -> ReLU."""
+
+    def __init__(self, tokens: int = 128, dim: int = 256, out: int = 256):
+        super().__init__()
+        self.conv1 = nn.Conv1d(tokens, 64, 3, padding=1)
+        self.fc = nn.Linear(64 * (dim // 2), out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool1d(F.relu(self.conv1(x)), 2)
+        return F.relu(self.fc(x.flatten(1)))
+
+
+class CrossAttention(nn.Module):
+    """Audio tokens (128 channels x 2) attend to image tokens (128 channels x 8x6); gives ``trans_para``."""
+
+    def __init__(self, channels: int = 128, audio_len: int = 2, dim: int = 256, out: int = 256):
+        super().__init__()
+        h, w = TOKEN_HW
+        self.positional_encoding_video = nn.Parameter(torch.randn(channels, h, w))
+        self.positional_encoding_audio = nn.Parameter(torch.randn(channels, audio_len))
+        self.query_proj = nn.Linear(audio_len, dim)
+        self.key_proj = nn.Linear(h * w, dim)
+        self.value_proj = nn.Linear(h * w, dim)
+        self.final_linear = nn.Linear(dim, dim)
+        self.output_reshape = FlattenAndLinear(channels, dim, out)
+        self.scale = 1.0 / math.sqrt(dim)
+
+    def forward(self, img_para: torch.Tensor, audio_para: torch.Tensor) -> torch.Tensor:
+        v = (img_para + self.positional_encoding_video).flatten(2)  # (B,128,48)
+        a = audio_para + self.positional_encoding_audio  # (B,128,2)
+        q, k, val = self.query_proj(a), self.key_proj(v), self.value_proj(v)  # (B,128,256) each
+        att = torch.softmax(torch.bmm(q, k.transpose(1, 2)) * self.scale, dim=-1)
+        return self.output_reshape(self.final_linear(torch.bmm(att, val)))
+
+
+# ------------------------------------------------------------------------------ local affine warping
+def standard_grid(size: int, device=None, dtype=torch.float32) -> torch.Tensor:
+    """Control grid ``(1,size,size,2)`` of pixel-centre (x, y) in (-1, 1); x varies along the last axis."""
+    t = torch.linspace(-1 + 1 / size, 1 - 1 / size, size, device=device, dtype=dtype)
+    yy, xx = torch.meshgrid(t, t, indexing="ij")
+    return torch.stack([xx, yy], dim=-1).unsqueeze(0)
+
+
+def law_grid_layout(grid: torch.Tensor, size: tuple[int, int], antialias: bool = True) -> torch.Tensor:
+    """The original's grid reshaping: ``(B,C,G,G,2)`` -> ``(B,C,H,W,2)`` through its scrambling view.
+
+    ``transpose(-1,-2).permute(0,1,4,2,3)`` lays memory out as (C, G_w, G_h, 2); the ``view`` reads it as
+    (2C, G_h, G_w); after a bilinear resize to (H, W) it is viewed as (C, 2, H, W) and moved to last.
+    """
+    b, c, gh, gw, _ = grid.shape
+    g = grid.transpose(-1, -2).permute(0, 1, 4, 2, 3).contiguous().view(b, 2 * c, gh, gw)
+    h, w = size
+    if (gh, gw) != (h, w):
+        aa = antialias and (h < gh or w < gw)
+        g = F.interpolate(g, size=(h, w), mode="bilinear", align_corners=False, antialias=aa)
+    return g.view(b, c, 2, h, w).permute(0, 1, 3, 4, 2)
+
+
+class LocalAffineWarp(nn.Module):
+    """Per-channel local similarity warps around ``num_kpoints`` learned keypoints, softmax-blended.
+
+    From ``para`` (B,256): keypoints (tanh), similarity parameters (tanh: scale, angle, tx, ty) and radii
+    (sigmoid), each per keypoint and channel. At each control-grid point g, keypoint n moves g to
+    ``scale * R(theta) (g - kp) + t + kp`` with influence ``w = exp(-|g - kp| / r)`` fading the transform
+    to the identity; the keypoints' results are blended with ``softmax_n(w)``.
+    """
+
+    def __init__(self, channels: int = 256, num_kpoints: int = 5, para_ch: int = 256, grid_size: int = 60):
+        super().__init__()
+        self.channels, self.num_kpoints, self.grid_size = channels, num_kpoints, grid_size
+        nc = num_kpoints * channels
+        self.commn_linear = nn.Sequential(nn.Linear(para_ch, para_ch), nn.ReLU())
+        self.kpoints_normalized_layer = nn.Sequential(nn.Linear(para_ch, 2 * nc), nn.Tanh())
+        self.similarity_params_layer = nn.Sequential(nn.Linear(para_ch, 4 * nc), nn.Tanh())
+        self.radius_layer = nn.Sequential(nn.Linear(para_ch, nc), nn.Sigmoid())
+        self.antialias = True  # torchvision >= 0.17 Resize semantics when the grid is downsampled
+        self.sample_3d = False  # True: the original's trilinear grid_sample over (C,H,W)
+
+    def control_grid(self, para: torch.Tensor) -> torch.Tensor:
+        """The blended control grid ``(B,C,G,G,2)`` in (x, y) order."""
+        b, n, c = para.shape[0], self.num_kpoints, self.channels
+        h = self.commn_linear(para)
+        kp = self.kpoints_normalized_layer(h).view(b, n, c, 1, 1, 2)
+        sp = self.similarity_params_layer(h).view(b, n, c, 1, 1, 4)
+        r = self.radius_layer(h).view(b, n, c, 1, 1)
+        g = standard_grid(self.grid_size, para.device, para.dtype).view(1, 1, 1, self.grid_size, self.grid_size, 2)
+        off = g - kp  # (B,N,C,G,G,2)
+        w = torch.exp(-torch.linalg.vector_norm(off, dim=-1) / r)  # (B,N,C,G,G)
+        scale = (sp[..., 0] + 1) * w + (1 - w)
+        theta = math.pi * sp[..., 1] * w
+        cos, sin = torch.cos(theta), torch.sin(theta)
+        ox, oy = off[..., 0], off[..., 1]
+        wx = scale * (ox * cos + oy * sin) + sp[..., 2] * w + kp[..., 0]
+        wy = scale * (-ox * sin + oy * cos) + sp[..., 3] * w + kp[..., 1]
+        a = torch.softmax(w, dim=1)
+        return torch.stack([(a * wx).sum(1), (a * wy).sum(1)], dim=-1)
+
+    def forward(self, feat: torch.Tensor, para: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = feat.shape
+        grid = law_grid_layout(self.control_grid(para), (h, w), self.antialias)  # (B,C,H,W,2)
+        if self.sample_3d:
+            z = torch.linspace(-1 + 1 / c, 1 - 1 / c, c, device=feat.device, dtype=grid.dtype)
+            z = z.view(1, c, 1, 1, 1).expand(b, c, h, w, 1)
+            out = F.grid_sample(
+                feat.unsqueeze(1), torch.cat([grid, z], -1), mode="bilinear", padding_mode="zeros", align_corners=False
+            )
+            return out.squeeze(1)
+        out = F.grid_sample(
+            feat.reshape(b * c, 1, h, w),
+            grid.reshape(b * c, h, w, 2),
+            mode="bilinear",
+            padding_mode="zeros",
+            align_corners=False,
+        )
+        return out.view(b, c, h, w)
+
+
+# ------------------------------------------------------------------------------------------ generator
+class LawDNet(nn.Module):
+    """The LawDNet generator (``LawDNet(3, 15, 29, 2, 5, 60)`` in the original). 21,082,691 parameters.
+
+    ``coarse_grid_size`` (the LAW control grid, 60 in the release) changes no parameter shape.
+    ``compute_dead_layer`` runs the inert first LAW branch too (for timing parity; output unchanged).
+    ``autocast_fp16`` reproduces the original's fp16 autocast on CUDA (no effect on CPU).
+    """
+
+    def __init__(
+        self,
+        source_channel: int = 3,
+        ref_channel: int = 15,
+        audio_channel: int = 29,
+        warp_layer_num: int = 2,
+        num_kpoints: int = 5,
+        coarse_grid_size: int = 60,
+        compute_dead_layer: bool = False,
+        autocast_fp16: bool = False,
+    ):
+        super().__init__()
+        self.coarse_grid_size = coarse_grid_size
+        self.compute_dead_layer = compute_dead_layer
+        self.autocast_fp16 = autocast_fp16
+        self.source_in_conv = nn.Sequential(
+            SameBlock2d(source_channel, 64, 7), DownBlock2d(64, 128), DownBlock2d(128, 256)
+        )
+        self.ref_in_conv = nn.Sequential(SameBlock2d(ref_channel, 64, 7), DownBlock2d(64, 128), DownBlock2d(128, 256))
+        self.trans_conv = nn.Sequential(
+            SameBlock2d(512, 128, 3),
+            SameBlock2d(128, 128, 11),
+            SameBlock2d(128, 128, 11),
+            DownBlock2d(128, 128),
+            SameBlock2d(128, 128, 7),
+            SameBlock2d(128, 128, 7),
+            DownBlock2d(128, 128),
+            SameBlock2d(128, 128, 3),
+            DownBlock2d(128, 128),
+            SameBlock2d(128, 128, 3),
+            DownBlock2d(128, 128),
+        )
+        self.audio_encoder = nn.Sequential(
+            SameBlock1d(audio_channel, 128, 5),
+            ResBlock1d(128, 128, 3),
+            DownBlock1d(128, 128),
+            ResBlock1d(128, 128, 3),
+            DownBlock1d(128, 128),
+            SameBlock1d(128, 128, 3),
+        )
+        self.appearance_conv_list = nn.ModuleList(
+            nn.Sequential(ResBlock2d(256, 256), ResBlock2d(256, 256)) for _ in range(warp_layer_num)
+        )
+        self.lawLayer_list = nn.ModuleList(
+            LocalAffineWarp(256, num_kpoints, 256, coarse_grid_size) for _ in range(warp_layer_num)
+        )
+        self.out_conv = nn.Sequential(
+            SameBlock2d(512, 128, 3),
+            UpBlock2d(128, 128),
+            ResBlock2d(128, 128),
+            UpBlock2d(128, 128),
+            nn.Conv2d(128, 3, 7, padding=3),
+            nn.Sigmoid(),
+        )
+        self.cross_attention = CrossAttention(128, 2, 256, 256)
+
+    def set_grid_size(self, size: int) -> None:
+        """Change the LAW control grid (no parameter depends on it)."""
+        self.coarse_grid_size = size
+        for law in self.lawLayer_list:
+            law.grid_size = size
+
+    def forward(self, source_img: torch.Tensor, ref_img: torch.Tensor, audio_feature: torch.Tensor) -> torch.Tensor:
+        if self.autocast_fp16 and source_img.is_cuda:
+            with torch.autocast("cuda", dtype=torch.float16):
+                return self._forward(source_img, ref_img, audio_feature)
+        return self._forward(source_img, ref_img, audio_feature)
+
+    def _forward(self, source_img: torch.Tensor, ref_img: torch.Tensor, audio_feature: torch.Tensor) -> torch.Tensor:
+        source_in_feature = self.source_in_conv(source_img)
+        ref_in_feature = self.ref_in_conv(ref_img)
+        img_para = self.trans_conv(torch.cat([source_in_feature, ref_in_feature], 1))
+        if tuple(img_para.shape[-2:]) != TOKEN_HW:
+            img_para = F.interpolate(img_para, size=TOKEN_HW, mode="bilinear", align_corners=True)
+        audio_para = self.audio_encoder(audio_feature)
+        trans_para = self.cross_attention(img_para, audio_para)
+        # the original loops over all branches, each reading ref_in_feature and overwriting the result
+        first = 0 if self.compute_dead_layer else len(self.lawLayer_list) - 1
+        warped = ref_in_feature
+        for i in range(first, len(self.lawLayer_list)):
+            warped = self.lawLayer_list[i](self.appearance_conv_list[i](ref_in_feature), trans_para)
+        return self.out_conv(torch.cat([source_in_feature, warped], 1))

@@ -1,0 +1,239 @@
+"""The tfk entry module of the LawDNet plugin: hook implementations only, light imports.
+
+Every stage imports its implementation module inside the hook, so ``tfk models`` never loads torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tfk.plugin import Check, ModelInfo, Option, StageContext, hookimpl
+from tfk_lawdnet import __version__
+
+_CKPT_HELP = (
+    "generator checkpoint: an artifact id (lawdnet/checkpoint_epoch_170 [default, DP2], "
+    "lawdnet/checkpoint_epoch_120 [DP1]), a short name (170, 120) or a .pth/.safetensors file"
+)
+_FRONTEND = Option(
+    "audio_frontend",
+    str,
+    help="audio features the checkpoint expects (only needed for a file that does not record it)",
+    choices=("dp1", "dp2"),
+)
+
+_INFER = [
+    Option(
+        "video", Path, help="template video (any fps; re-timed to 25 fps)", required=True, exists=True, media="video"
+    ),
+    Option("audio", Path, help="driving audio (any format ffmpeg reads)", required=True, exists=True, media="audio"),
+    Option("output", Path, help="output MP4 (default: ./<video>_<audio>_lawdnet.mp4)", short="-o"),
+    Option("checkpoint", str, help=_CKPT_HELP),
+    _FRONTEND,
+    Option("batch_size", int, help="frames per generator batch", default=20),
+    Option("seed", int, help="seed of the reference-frame choice", default=456),
+    Option("mouth_size", int, help="mouth region size the checkpoint was trained at (default: recorded, else 288)"),
+    Option("grid_size", int, help="LAW control grid (default: recorded, else 60)"),
+    Option("landmarks", str, help="landmark backend of tfk.face", default="dlib"),
+    Option("smooth", float, help="temporal landmark smoothing (Gaussian sigma in frames; 0 = off)", default=1.0),
+]
+
+_PREPROCESS = [
+    Option(
+        "input",
+        Path,
+        help="a video, or a directory of clips (a dataset)",
+        required=True,
+        exists=True,
+        argument=True,
+        metavar="VIDEO_OR_DIR",
+    ),
+    Option("features", str, help="audio features to extract", default="dp2", choices=("dp1", "dp2", "both")),
+    Option("resolution", int, help="stored crop width (the stages resize from it)", default=360),
+    Option("landmarks", str, help="landmark backend of tfk.face", default="dlib"),
+    Option("smooth", float, help="temporal landmark smoothing (sigma, frames)", default=1.0),
+]
+
+_TRAIN = [
+    Option("stage", str, help="train one stage (default: every stage in order)", multiple=True),
+    Option(
+        "preset",
+        str,
+        help="tiny = a fast smoke-size run; paper = the published schedule",
+        default="paper",
+        choices=("tiny", "paper"),
+    ),
+    Option("nproc_per_node", int, help="processes (GPUs) for DDP", default=1),
+    Option("resume", bool, help="resume from the last checkpoint of the run directory", default=True),
+    Option("out", Path, help="output directory for checkpoints (default: the run directory)"),
+]
+
+_EVALUATE = [
+    Option(
+        "video", Path, help="held-out clip (video with its own audio)", required=True, exists=True, media="video+audio"
+    ),
+    Option("checkpoint", str, help=_CKPT_HELP),
+    _FRONTEND,
+    Option("batch_size", int, help="frames per generator batch", default=20),
+    Option("mouth_size", int, help="mouth region size (default: recorded, else 288)"),
+    Option("grid_size", int, help="LAW control grid (default: recorded, else 60)"),
+    Option("sync", bool, help="also compute LSE-C / LSE-D (needs SyncNet weights)", default=True),
+]
+
+_SERVE = [
+    Option(
+        "template",
+        Path,
+        help="template video, preprocessed once at start-up",
+        required=True,
+        exists=True,
+        media="video",
+    ),
+    Option("checkpoint", str, help=_CKPT_HELP),
+    _FRONTEND,
+    Option("host", str, help="bind address (loopback by default)", default="127.0.0.1"),
+    Option("port", int, help="TCP port", default=5828),
+    Option("batch_size", int, help="frames per generator batch", default=20),
+    Option("max_upload_mb", int, help="largest accepted upload", default=50),
+    Option("mouth_size", int, help="mouth region size (default: recorded, else 288)"),
+    Option("grid_size", int, help="LAW control grid (default: recorded, else 60)"),
+]
+
+
+@hookimpl
+def tfk_model() -> ModelInfo:
+    return ModelInfo(
+        summary="LawDNet lip-sync: re-voice a template video (local affine warping, DINet family)",
+        version=__version__,
+        options={
+            "infer": _INFER,
+            "preprocess": _PREPROCESS,
+            "train": _TRAIN,
+            "evaluate": _EVALUATE,
+            "serve": _SERVE,
+        },
+        stage_help={
+            "infer": "Dub a template video with new audio (output frames = 25 x audio duration).",
+            "preprocess": "Build a LawDNet training set (25 fps, landmarks, DeepSpeech features, LMDB crops).",
+            "train": "Coarse-to-fine LawDNet training on a preprocessed subject.",
+            "evaluate": "Reconstruct a held-out clip from its own audio: PSNR, SSIM, LPIPS, LMD, LSE-C/D.",
+            "serve": "HTTP service: POST an audio file, get the dubbed MP4 of a fixed template.",
+        },
+        homepage="https://github.com/iPaw-AI-LAB/LawDNet_2024",
+        paper="LawDNet: Enhanced Audio-Driven Lip Synthesis via Local Affine Warping Deformation",
+        supports_ddp=True,
+    )
+
+
+@hookimpl
+def tfk_artifacts() -> list:
+    from tfk_lawdnet.artifacts import ARTIFACTS
+
+    return list(ARTIFACTS)
+
+
+def _check_torch() -> tuple[str, str]:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return "error", "torch is not installed"
+    import torch
+
+    cuda = f"CUDA {torch.version.cuda}, {torch.cuda.device_count()} GPU(s)" if torch.cuda.is_available() else "CPU only"
+    return "ok", f"torch {torch.__version__} ({cuda})"
+
+
+def _check_checkpoint() -> tuple[str, str]:
+    from tfk.weights import find
+    from tfk_lawdnet.artifacts import CHECKPOINT_FRONTEND
+
+    present = [a for a in CHECKPOINT_FRONTEND if find(a) is not None]
+    if present:
+        return "ok", "generator checkpoint(s): " + ", ".join(present)
+    return "warn", "no LawDNet checkpoint imported (infer needs one; see `tfk weights pull lawdnet`)"
+
+
+def _check_dp1() -> tuple[str, str]:
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        return (
+            "warn",
+            "TensorFlow not installed: DP1 features (checkpoint 120) unavailable; pip install tfk-lawdnet[dp1]",
+        )
+    return "ok", "TensorFlow present (DP1 DeepSpeech v0.1.0 features available)"
+
+
+@hookimpl
+def tfk_doctor_checks() -> list[Check]:
+    return [
+        Check("lawdnet: torch", _check_torch, hint="pip install torch==2.13.0"),
+        Check("lawdnet: generator checkpoint", _check_checkpoint, hint="tfk weights pull lawdnet"),
+        Check("lawdnet: DP1 front-end", _check_dp1, hint="pip install 'tfk-lawdnet[dp1]'"),
+    ]
+
+
+@hookimpl
+def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
+    from tfk_lawdnet.infer import infer
+
+    out = infer(
+        video=options["video"],
+        audio=options["audio"],
+        output=options.get("output"),
+        checkpoint=options.get("checkpoint"),
+        device=ctx.device,
+        batch_size=int(options.get("batch_size") or 20),
+        audio_frontend=options.get("audio_frontend"),
+        seed=int(options.get("seed") if options.get("seed") is not None else 456),
+        mouth=options.get("mouth_size"),
+        grid_size=options.get("grid_size"),
+        landmarks=options.get("landmarks") or "dlib",
+        smooth=float(options.get("smooth") if options.get("smooth") is not None else 1.0),
+        progress=ctx.progress,
+        require=ctx.require,
+    )
+    if ctx.run is not None:
+        ctx.run.record_output("video", out)
+    return out
+
+
+@hookimpl
+def tfk_preprocess(ctx: StageContext, options: dict[str, Any]) -> Any:
+    from tfk_lawdnet.preprocess import preprocess
+
+    return preprocess(ctx, options)
+
+
+@hookimpl
+def tfk_train(ctx: StageContext, options: dict[str, Any]) -> Any:
+    from tfk_lawdnet.preprocess import train_stage
+
+    return train_stage(ctx, options)
+
+
+@hookimpl
+def tfk_evaluate(ctx: StageContext, options: dict[str, Any]) -> Any:
+    from tfk_lawdnet.evaluate import evaluate_stage
+
+    return evaluate_stage(ctx, options)
+
+
+@hookimpl
+def tfk_serve(ctx: StageContext, options: dict[str, Any]) -> Any:
+    from tfk_lawdnet.serve import serve
+
+    return serve(
+        template=options["template"],
+        checkpoint=options.get("checkpoint"),
+        device=ctx.device,
+        host=options.get("host") or "127.0.0.1",
+        port=int(options.get("port") or 5828),
+        batch_size=int(options.get("batch_size") or 20),
+        max_upload_mb=int(options.get("max_upload_mb") or 50),
+        audio_frontend=options.get("audio_frontend"),
+        mouth=options.get("mouth_size"),
+        grid_size=options.get("grid_size"),
+        require=ctx.require,
+        progress=ctx.progress,
+    )

@@ -1,0 +1,252 @@
+"""Template video preprocessing for inference, cached per template (so a second audio is fast).
+
+For a template video and a mouth size the cache holds: the 25 fps video (a normalised copy only when the
+input is not 25 fps), the landmark track, the per-frame frame->crop matrices and every frontalised crop
+as one uint8 ``.npy`` read through a memory map. The cache key is the file's content hash plus the
+settings, so an edited template is preprocessed again. The cache directory is built under a temp name
+and renamed into place when complete.
+
+Frames are read back in any order (ping-pong loops) with bounded memory: forward runs stream, backward
+runs are decoded in chunks of at most ``chunk_bytes`` and reversed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tfk.errors import BadInput, NoFaceFound
+from tfk_lawdnet.crop import align_crop, crop_size, matrices_from_landmarks
+
+if TYPE_CHECKING:
+    from tfk.progress import Progress
+
+__all__ = ["CACHE_VERSION", "Template", "pingpong_indices", "prepare_template", "template_cache_root"]
+
+CACHE_VERSION = "1"
+
+
+def template_cache_root() -> Path:
+    from tfk.paths import cache_root
+
+    return cache_root() / "lawdnet" / "templates"
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pingpong_indices(n_out: int, n_template: int) -> np.ndarray:
+    """Template frame for each of ``n_out`` output frames: 0..N-1, N-2..1, 0..N-1, ... (cut when longer)."""
+    if n_template <= 0:
+        raise ValueError("empty template")
+    i = np.arange(n_out, dtype=np.int64)
+    if n_template == 1:
+        return np.zeros(n_out, np.int64)
+    period = 2 * n_template - 2
+    r = i % period
+    return np.where(r < n_template, r, period - r)
+
+
+@dataclass
+class Template:
+    """A preprocessed template: frames come from ``video`` (25 fps), crops from the cache."""
+
+    source: Path
+    video: Path
+    cache_dir: Path
+    mouth: int
+    n_frames: int
+    width: int
+    height: int
+    matrices: np.ndarray  # (N, 3, 3) frame -> crop
+    detected: np.ndarray  # (N,) bool: landmarks detected (not interpolated)
+    parity: bool = True
+
+    @property
+    def crop_hw(self) -> tuple[int, int]:
+        return crop_size(self.mouth)
+
+    def crops(self) -> np.ndarray:
+        """All crops (N, H, W, 3) uint8, memory-mapped (not loaded)."""
+        return np.load(self.cache_dir / "crops.npy", mmap_mode="r")
+
+    def reference_indices(self, seed: int = 456, k: int = 5) -> list[int]:
+        """``k`` reference frames drawn reproducibly from frames with detected landmarks."""
+        pool = np.flatnonzero(self.detected)
+        if pool.size == 0:
+            pool = np.arange(self.n_frames)
+        rng = np.random.default_rng(seed)
+        picks = rng.choice(pool, size=k, replace=pool.size < k)
+        return [int(p) for p in picks]
+
+    def iter_frames(self, order: Sequence[int], chunk_bytes: int = 256 << 20) -> Iterator[np.ndarray]:
+        """Yield template frames in ``order`` (RGB uint8), streaming; memory bounded by ``chunk_bytes``."""
+        from tfk.media import iter_frames
+
+        order = [int(i) for i in order]
+        frame_bytes = max(1, self.width * self.height * 3)
+        chunk = max(8, chunk_bytes // frame_bytes)
+        pos = 0
+        while pos < len(order):
+            # a maximal run of consecutive indices, ascending or descending
+            end = pos + 1
+            step = 0
+            if end < len(order) and abs(order[end] - order[pos]) == 1:
+                step = order[end] - order[pos]
+                while end < len(order) and order[end] - order[end - 1] == step:
+                    end += 1
+            run = order[pos:end]
+            if step >= 0:
+                got = 0
+                for frame in iter_frames(self.video, start=run[0], stop=run[-1] + 1):
+                    yield frame
+                    got += 1
+                if got != len(run):
+                    raise BadInput(f"template {self.source.name}: expected {len(run)} frames from {run[0]}, got {got}")
+            else:
+                hi = run[0] + 1  # descending run[0] > ... > run[-1]
+                lo_end = run[-1]
+                while hi > lo_end:
+                    lo = max(lo_end, hi - chunk)
+                    frames = list(iter_frames(self.video, start=lo, stop=hi))
+                    if len(frames) != hi - lo:
+                        raise BadInput(f"template {self.source.name}: frames {lo}..{hi - 1} could not be decoded")
+                    yield from reversed(frames)
+                    del frames
+                    hi = lo
+            pos = end
+
+
+def _load(cache_dir: Path, source: Path, mouth: int, parity: bool) -> Template:
+    meta = json.loads((cache_dir / "meta.json").read_text())
+    video = cache_dir / "video25.mp4" if meta["normalised"] else source
+    return Template(
+        source=source,
+        video=video,
+        cache_dir=cache_dir,
+        mouth=mouth,
+        n_frames=int(meta["n_frames"]),
+        width=int(meta["width"]),
+        height=int(meta["height"]),
+        matrices=np.load(cache_dir / "matrices.npy"),
+        detected=np.load(cache_dir / "detected.npy"),
+        parity=parity,
+    )
+
+
+def prepare_template(
+    video: str | os.PathLike[str],
+    mouth: int = 288,
+    cache_root: str | os.PathLike[str] | None = None,
+    landmarks: str = "dlib",
+    smooth: float = 1.0,
+    parity: bool = True,
+    progress: Progress | None = None,
+    refresh: bool = False,
+) -> Template:
+    """Preprocess (or load from the cache) a template video for ``mouth``-size inference.
+
+    Raises :class:`~tfk.errors.NoFaceFound` when the template has no usable face.
+    """
+    from tfk.media import preflight
+
+    source = Path(video).resolve()
+    info = preflight(source, video=True, audio=False, decode=False)
+    root = Path(cache_root) if cache_root is not None else template_cache_root()
+    key = hashlib.sha256(
+        f"{_file_digest(source)}|m{mouth}|{landmarks}|s{smooth}|p{int(parity)}|v{CACHE_VERSION}".encode()
+    ).hexdigest()[:24]
+    cache_dir = root / key
+    if cache_dir.is_dir() and (cache_dir / "meta.json").is_file() and not refresh:
+        return _load(cache_dir, source, mouth, parity)
+
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
+    try:
+        normalised = not (info.fps and abs(float(info.fps) - 25.0) < 1e-3)
+        frames_src = source
+        if normalised:
+            from tfk.media import normalize_video
+
+            frames_src = normalize_video(source, tmp / "video25.mp4", fps=25, audio=False)
+        track = _track(frames_src, landmarks, smooth, progress, source)
+        out_w = crop_size(mouth)[1]
+        mats = matrices_from_landmarks(track.points, out_w)
+        n = len(track)
+        h, w = crop_size(mouth)
+        crops = np.lib.format.open_memmap(tmp / "crops.npy", mode="w+", dtype=np.uint8, shape=(n, h, w, 3))
+        from tfk.media import iter_frames
+
+        count = 0
+        ctx = progress.task("lawdnet: template crops", total=n) if progress is not None else None
+        task = ctx.__enter__() if ctx is not None else None
+        try:
+            for i, frame in enumerate(iter_frames(frames_src)):
+                if i >= n:
+                    break
+                crops[i] = align_crop(frame, mats[i], out_w, parity=parity)
+                count += 1
+                if task is not None:
+                    task.advance(1)
+        finally:
+            if ctx is not None:
+                ctx.__exit__(None, None, None)
+        crops.flush()
+        del crops
+        if count != n:
+            raise BadInput(f"template {source.name}: decoded {count} frames but tracked {n}")
+        np.save(tmp / "matrices.npy", mats)
+        np.save(tmp / "detected.npy", track.detected)
+        np.save(tmp / "landmarks.npy", track.points)
+        meta = {
+            "version": CACHE_VERSION,
+            "source": str(source),
+            "normalised": normalised,
+            "n_frames": n,
+            "width": int(track.size[0]),
+            "height": int(track.size[1]),
+            "mouth": mouth,
+            "landmarks": landmarks,
+            "smooth": smooth,
+            "parity": parity,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        if cache_dir.exists():
+            shutil.rmtree(cache_dir, ignore_errors=True)
+        try:
+            os.replace(tmp, cache_dir)
+        except OSError:  # another process finished the same template first
+            if not (cache_dir / "meta.json").is_file():
+                raise
+            shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return _load(cache_dir, source, mouth, parity)
+
+
+def _track(frames_src: Path, backend: str, smooth: float, progress, source: Path):
+    from tfk.face.tracking import track_landmarks
+
+    try:
+        return track_landmarks(frames_src, backend=backend, smooth=smooth, progress=progress)
+    except NoFaceFound as exc:
+        raise NoFaceFound(
+            f"template {source.name}: {exc.message}",
+            hint=exc.hint or "use a template video with one clearly visible, roughly frontal face",
+            frames=exc.frames,
+        ) from None

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Create .venv (Python 3.11+) and install tfk, its toolbox extras, every plugin in plugins/ and the
+# test fixture plugin, with torch pinned to the CPU-friendly 2.13.0. Re-running is cheap.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV="${TFK_VENV:-.venv}"
+PY="${PYTHON:-}"
+if [ -z "$PY" ]; then
+  for cand in python3.11 python3.12 python3; do
+    if command -v "$cand" >/dev/null 2>&1; then PY="$cand"; break; fi
+  done
+fi
+"$PY" - <<'PYCHK' || { echo "error: tfk needs Python >= 3.11 (found $($PY --version 2>&1))" >&2; exit 69; }
+import sys
+raise SystemExit(0 if sys.version_info >= (3, 11) else 1)
+PYCHK
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+"${PIP[@]}" install --upgrade pip >/dev/null
+# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
+"${PIP[@]}" install "torch==2.13.0"
+args=(-e ".[all,test]" -e tests/fixtures/tfk-echo)
+for p in plugins/tfk-*/; do
+  [ -f "$p/pyproject.toml" ] && args+=(-e "$p")
+done
+"${PIP[@]}" install "torch==2.13.0" "${args[@]}"
+echo "installed: $("$VENV/bin/tfk" --version)  ($VENV)" >&2

@@ -1,0 +1,3 @@
+"""A plugin whose import fails."""
+
+raise ImportError("simulated: libfoo.so.1 cannot be opened")

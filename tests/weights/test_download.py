@@ -1,0 +1,220 @@
+"""Downloads: resume after a dropped connection, retries, corrupt bytes, sources, mirrors, offline, disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import namedtuple
+
+import pytest
+from conftest import sha
+
+from tfk.errors import ChecksumMismatch, DiskFull, ExitCode, NetworkError, OfflineError
+from tfk.weights import store
+from tfk.weights.artifact import Artifact
+
+DATA = os.urandom(2_500_000)
+
+
+def _art(url: str | tuple[str, ...], *, pinned: bool = True, **kw) -> Artifact:
+    sources = (url,) if isinstance(url, str) else url
+    return Artifact(
+        "demo/model",
+        "model.pth",
+        sha256=sha(DATA) if pinned else None,
+        size=len(DATA) if pinned else None,
+        sources=sources,
+        license="MIT",
+        **kw,
+    )
+
+
+def _leftovers() -> list[str]:
+    """Files in the store's tmp dir and any *.part file anywhere in the store."""
+    root = store.Store().root
+    if not root.exists():
+        return []
+    return [str(p) for p in root.rglob("*") if p.is_file() and (".part" in p.name or p.parent.name == "tmp")]
+
+
+def test_dropped_connection_is_resumed_with_range(http_server, register):
+    url = http_server.add("/m.pth", DATA)
+    http_server.fault("/m.pth", drop_after=700_000, times=1)
+    (art,) = register(_art(url))
+    assert store.pull([art.id], progress=False) == {art.id: "downloaded"}
+    assert http_server.hits("/m.pth") == 2
+    path = store.find(art.id)
+    assert path is not None and path.read_bytes() == DATA
+    assert store.status(art) == "verified"
+    assert _leftovers() == []
+
+
+def test_interrupted_download_never_visible_and_next_pull_succeeds(http_server, register):
+    url = http_server.add("/m.pth", DATA)
+    http_server.fault("/m.pth", drop_after=0, times=None)  # every attempt dies before any byte
+    (art,) = register(_art(url))
+    with pytest.raises(NetworkError) as ei:
+        store.pull([art.id], progress=False)
+    assert ei.value.exit_code == ExitCode.TEMPFAIL
+    assert store.find(art.id) is None
+    assert store.status(art) == "missing"
+    assert not store.Store().view_path(art).exists()
+    assert _leftovers() == []
+    assert http_server.hits("/m.pth") == 4  # 1 + TFK_DOWNLOAD_RETRIES=3
+    http_server.clear_faults()
+    assert store.pull([art.id], progress=False)[art.id] == "downloaded"
+    assert store.require(art.id).read_bytes() == DATA
+
+
+def test_retries_on_server_errors(http_server, register):
+    url = http_server.add("/m.pth", DATA)
+    http_server.fault("/m.pth", status=500, times=2)
+    (art,) = register(_art(url))
+    assert store.require(art.id, progress=False).read_bytes() == DATA
+    assert http_server.hits("/m.pth") == 3
+
+
+def test_server_ignoring_range_restarts_from_zero(http_server, register):
+    url = http_server.add("/m.pth", DATA)
+    http_server.fault("/m.pth", drop_after=1_000_000, times=1)
+    (art,) = register(_art(url))
+    # After the drop, the retry's Range header is ignored (200 with the whole body): still correct.
+    orig = http_server._take_fault
+    calls = {"n": 0}
+
+    def take(path, count):
+        calls["n"] += 1
+        f = orig(path, count)
+        if calls["n"] == 2:
+            from tfk.testing.httpserver import Fault
+
+            return Fault(ignore_range=True)
+        return f
+
+    http_server._take_fault = take
+    assert store.require(art.id, progress=False).read_bytes() == DATA
+
+
+def test_corrupt_download_is_rejected_and_not_visible(http_server, register):
+    url = http_server.add("/m.pth", DATA)
+    http_server.fault("/m.pth", corrupt=True, times=None)
+    (art,) = register(_art(url))
+    with pytest.raises(ChecksumMismatch) as ei:
+        store.pull([art.id], progress=False)
+    assert ei.value.exit_code == ExitCode.BAD_INPUT
+    assert "sha256" in ei.value.message
+    assert store.find(art.id) is None
+    assert _leftovers() == []
+    assert not any(store.Store().blobs.glob("*")) if store.Store().blobs.exists() else True
+
+
+def test_corrupt_first_source_falls_back_to_next(http_server, register):
+    bad = http_server.add("/bad.pth", DATA)
+    good = http_server.add("/good.pth", DATA)
+    http_server.fault("/bad.pth", corrupt=True, times=None)
+    (art,) = register(_art((bad, good)))
+    assert store.require(art.id, progress=False).read_bytes() == DATA
+    assert http_server.hits("/bad.pth") == 1 and http_server.hits("/good.pth") == 1
+    assert store.Store().entry(art.id)["source"] == good
+
+
+def test_missing_source_404_falls_back(http_server, register):
+    good = http_server.add("/good.pth", DATA)
+    (art,) = register(_art((http_server.url("/gone.pth"), good)))
+    assert store.require(art.id, progress=False).read_bytes() == DATA
+    assert http_server.hits("/gone.pth") == 1  # a 404 is not retried
+
+
+def test_http_mirror_is_tried_before_upstream(http_server, register, monkeypatch):
+    upstream = http_server.add("/upstream/model.pth", DATA)
+    http_server.add(f"/mirror/sha256/{sha(DATA)}/model.pth", DATA)
+    (art,) = register(_art(upstream))
+    monkeypatch.setenv("TFK_WEIGHTS_MIRROR", http_server.url("/mirror"))
+    store.require(art.id, progress=False)
+    assert http_server.hits(f"/mirror/sha256/{sha(DATA)}/model.pth") == 1
+    assert http_server.hits("/upstream/model.pth") == 0
+
+
+def test_file_mirror_by_id_layout_and_fallback_to_upstream(http_server, register, monkeypatch, tmp_path):
+    upstream = http_server.add("/upstream/model.pth", DATA)
+    (art,) = register(_art(upstream, pinned=False))
+    empty = tmp_path / "empty-mirror"
+    empty.mkdir()
+    mirror = tmp_path / "mirror"
+    (mirror / "demo" / "model").mkdir(parents=True)
+    (mirror / "demo" / "model" / "model.pth").write_bytes(DATA)
+    # An empty mirror first, then a file:// mirror with the <id>/<filename> layout: upstream is not touched.
+    monkeypatch.setenv("TFK_WEIGHTS_MIRROR", f"{empty.as_uri()}, {mirror.as_uri()}")
+    store.require(art.id, progress=False)
+    assert http_server.hits("/upstream/model.pth") == 0
+    assert store.Store().entry(art.id)["source"].startswith("file://")
+    # With a mirror that lacks the file, upstream is used.
+    store.remove(art.id)
+    monkeypatch.setenv("TFK_WEIGHTS_MIRROR", empty.as_uri())
+    store.require(art.id, progress=False)
+    assert http_server.hits("/upstream/model.pth") == 1
+
+
+def test_pull_mirror_argument_overrides_env(http_server, register, monkeypatch, tmp_path):
+    (art,) = register(_art(http_server.url("/nowhere.pth")))
+    mirror = tmp_path / "m" / "sha256" / sha(DATA)
+    mirror.mkdir(parents=True)
+    (mirror / "model.pth").write_bytes(DATA)
+    monkeypatch.setenv("TFK_WEIGHTS_MIRROR", "file:///does/not/exist")
+    assert store.pull([art.id], progress=False, mirror=(tmp_path / "m").as_uri())[art.id] == "downloaded"
+    assert http_server.hits("/nowhere.pth") == 0
+
+
+def test_offline_opens_no_socket_and_lists_fixes(register, monkeypatch, no_network):
+    public, gated = register(
+        _art("https://example.invalid/model.pth"),
+        Artifact("shared/bfm", "01_MorphableModel.mat", manual=True, instructions="Register at faces.example"),
+    )
+    monkeypatch.setenv("TFK_OFFLINE", "1")
+    with pytest.raises(OfflineError) as ei:
+        store.pull([public.id, gated.id], progress=False)
+    err = ei.value
+    assert err.exit_code == ExitCode.UNAVAILABLE
+    assert set(err.missing) == {public.id, gated.id}
+    assert public.id in err.message and gated.id in err.message
+    assert f"tfk weights import {gated.id} FILE" in err.hint
+    assert f"tfk weights pull {public.id}" in err.hint and "TFK_OFFLINE" in err.hint
+    with pytest.raises(OfflineError):
+        store.require(public.id, progress=False)
+    assert no_network == []
+
+
+def test_offline_still_uses_file_mirror(register, monkeypatch, no_network, tmp_path):
+    (art,) = register(_art("https://example.invalid/model.pth"))
+    d = tmp_path / "mirror" / "sha256" / sha(DATA)
+    d.mkdir(parents=True)
+    (d / "model.pth").write_bytes(DATA)
+    monkeypatch.setenv("TFK_OFFLINE", "1")
+    monkeypatch.setenv("TFK_WEIGHTS_MIRROR", (tmp_path / "mirror").as_uri())
+    assert store.require(art.id, progress=False).read_bytes() == DATA
+
+
+def test_disk_full_refuses_before_downloading(http_server, register, monkeypatch):
+    url = http_server.add("/m.pth", DATA)
+    (art,) = register(_art(url))
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 1000, 1000))
+    with pytest.raises(DiskFull) as ei:
+        store.pull([art.id], progress=False)
+    assert ei.value.exit_code == ExitCode.TEMPFAIL
+    assert http_server.hits("/m.pth") == 0
+
+
+def test_unpinned_first_download_records_hash_and_holds_later_downloads_to_it(http_server, register):
+    url = http_server.add("/m.pth", DATA)
+    (art,) = register(_art(url, pinned=False))
+    store.require(art.id, progress=False)
+    entry = store.Store().entry(art.id)
+    assert entry["sha256"] == sha(DATA) and entry["pin"] == "first-download"
+    # Upstream changes its bytes; after the local file is lost the new bytes are refused.
+    store.Store().view_path(art).unlink()
+    store.Store().blob_path(sha(DATA)).unlink()
+    http_server.add("/m.pth", DATA[::-1])
+    with pytest.raises(ChecksumMismatch):
+        store.pull([art.id], progress=False)
+    assert store.find(art.id) is None

@@ -1,0 +1,3 @@
+from tfk.cli.main import main
+
+raise SystemExit(main())
