@@ -38,7 +38,7 @@ def speech(speech_wav_path) -> np.ndarray:
 def synth_speech(seconds: float, seed: int = 0) -> np.ndarray:
     """Voiced-speech-like test signal: a 120 Hz harmonic series with a syllable-rate envelope, plus noise."""
     rng = np.random.default_rng(seed)
-    t = np.arange(int(round(seconds * SR))) / SR
+    t = np.arange(round(seconds * SR)) / SR
     f0 = 120 + 20 * np.sin(2 * np.pi * 0.5 * t)
     phase = 2 * np.pi * np.cumsum(f0) / SR
     voiced = sum(np.sin(k * phase) / k for k in range(1, 20))
@@ -49,3 +49,9 @@ def synth_speech(seconds: float, seed: int = 0) -> np.ndarray:
 @pytest.fixture(scope="session")
 def speech8() -> np.ndarray:
     return synth_speech(8.0)
+
+
+@pytest.fixture(scope="session")
+def make_speech():
+    """Factory ``make_speech(seconds, seed=0)`` for synthetic speech-like audio."""
+    return synth_speech

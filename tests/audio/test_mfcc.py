@@ -5,7 +5,6 @@ import math
 import numpy as np
 import pytest
 
-from tests.audio.conftest import synth_speech
 from tfk.audio.io import to_int16
 from tfk.audio.mfcc import deepspeech_input, mfcc, phadtf_mfcc_windows, psf_filterbank
 
@@ -50,10 +49,10 @@ def test_deepspeech_input_matches_reference_on_real_speech(speech):
 
 
 @pytest.mark.parametrize("seconds,expected", [(1.0, 25), (4.0, 100), (10.0, 250)])
-def test_dp1_frame_count_formula(seconds, expected):
+def test_dp1_frame_count_formula(seconds, expected, make_speech):
     n = int(seconds * 16000)
     m = 1 + math.ceil((n - 400) / 160)
-    x = deepspeech_input(to_int16(synth_speech(seconds)))
+    x = deepspeech_input(to_int16(make_speech(seconds)))
     assert x.shape[0] == math.ceil(m / 2)
     assert math.ceil(x.shape[0] / 2) == expected  # LawDNet's logits[::2]
 

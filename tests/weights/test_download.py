@@ -218,3 +218,41 @@ def test_unpinned_first_download_records_hash_and_holds_later_downloads_to_it(ht
     with pytest.raises(ChecksumMismatch):
         store.pull([art.id], progress=False)
     assert store.find(art.id) is None
+
+
+KILLED_CHILD = """
+import sys
+from tfk.weights import catalog, store
+from tfk.weights.artifact import Artifact
+catalog.register_artifacts([Artifact("demo/model", "model.pth", sha256=sys.argv[1], size=int(sys.argv[2]),
+                                     sources=(sys.argv[3],))])
+store.pull(["demo/model"], progress=False)
+"""
+
+
+def test_killed_download_leaves_nothing_visible(http_server, register):
+    import subprocess
+    import sys
+    import time
+
+    url = http_server.add("/m.pth", DATA)
+    http_server.fault("/m.pth", chunk_delay=0.05, times=1)  # about 2 s for the whole body
+    child = subprocess.Popen([sys.executable, "-c", KILLED_CHILD, sha(DATA), str(len(DATA)), url], env=os.environ)
+    tmp = store.Store().tmp
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        parts = list(tmp.glob("*.part-*")) if tmp.exists() else []
+        if parts and parts[0].stat().st_size > 0:
+            break
+        time.sleep(0.02)
+    else:
+        child.kill()
+        pytest.fail("the child never started writing")
+    child.kill()  # SIGKILL mid-download: no cleanup code runs
+    child.wait()
+    (art,) = register(_art(url))
+    assert store.find(art.id) is None and store.status(art) == "missing"
+    assert len(list(tmp.glob("*.part-*"))) == 1  # the dead process's partial file, never published
+    assert store.pull([art.id], progress=False)[art.id] == "downloaded"
+    assert store.require(art.id).read_bytes() == DATA
+    assert list(tmp.iterdir()) == []  # swept: its owner is dead

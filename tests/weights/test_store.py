@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 from conftest import sha
 
-from tfk.errors import ChecksumMismatch, ExitCode, InputNotFound, InvalidArtifact, LockTimeout, MissingWeights, UsageError
+from tfk.errors import (
+    ChecksumMismatch,
+    ExitCode,
+    InputNotFound,
+    InvalidArtifact,
+    LockTimeout,
+    MissingWeights,
+    UsageError,
+)
 from tfk.weights import catalog, store
 from tfk.weights.artifact import Artifact
 
@@ -287,7 +295,8 @@ catalog.register_artifacts([Artifact("demo/big", "big.bin", sha256=sys.argv[1], 
                                      sources=(sys.argv[3],))])
 res = store.pull(["demo/big"], progress=False)
 path = store.require("demo/big")
-print(json.dumps({"res": res["demo/big"], "path": str(path), "ok": path.read_bytes() == open(sys.argv[4], "rb").read()}))
+ok = path.read_bytes() == open(sys.argv[4], "rb").read()
+print(json.dumps({"res": res["demo/big"], "path": str(path), "ok": ok}))
 """
 
 

@@ -36,7 +36,7 @@ _EXPORTS = {
     "DeepSpeechV01": "deepspeech_tf",
 }
 
-__all__ = sorted(_EXPORTS) + ["deepspeech_pt", "hubert"]
+__all__ = [*sorted(_EXPORTS), "deepspeech_pt", "hubert"]
 
 
 def __getattr__(name: str) -> Any:

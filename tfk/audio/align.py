@@ -85,7 +85,7 @@ def align_to_frames(
     t = x.shape[0]
     if pad == "edge":
         return x[np.clip(idx, 0, t - 1)]
-    padded = np.concatenate([x, np.zeros((1,) + x.shape[1:], dtype=x.dtype)])
+    padded = np.concatenate([x, np.zeros((1, *x.shape[1:]), dtype=x.dtype)])
     return padded[np.where((idx >= 0) & (idx < t), idx, t)]
 
 
@@ -113,7 +113,7 @@ def lawdnet_windows(ds25: np.ndarray, n_frames: int | None = None) -> np.ndarray
 
 def adnerf_n_frames(n_samples: int, sr: int = 16000) -> int:
     """AD-NeRF window count ``ceil((round(50 * dur) - 1) / 2)`` for ``n_samples`` of audio."""
-    n50 = int(round(n_samples / float(sr) * DS_STEP_RATE))
+    n50 = round(n_samples / float(sr) * DS_STEP_RATE)
     return max(0, math.ceil((n50 - 1) / 2))
 
 
@@ -122,7 +122,7 @@ def adnerf_interpolate(logits50: np.ndarray, n_samples: int, sr: int = 16000) ->
     x = np.asarray(logits50, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] == 0:
         raise BadInput(f"expected logits [T, C] with T > 0, got shape {tuple(x.shape)}")
-    n_out = int(round(n_samples / float(sr) * DS_STEP_RATE))
+    n_out = round(n_samples / float(sr) * DS_STEP_RATE)
     t_in = np.arange(x.shape[0]) / DS_STEP_RATE
     t_out = np.arange(n_out) / DS_STEP_RATE
     return np.stack([np.interp(t_out, t_in, x[:, c]) for c in range(x.shape[1])], axis=1).reshape(n_out, x.shape[1])

@@ -11,22 +11,26 @@ ARTIFACTS: list[Artifact] = [
     Artifact(
         id="shared/deepspeech_v010",
         filename="output_graph.pb",
-        sources=(
-            "https://github.com/mozilla/DeepSpeech/releases/download/v0.1.0/deepspeech-0.1.0-models.tar.gz",
-        ),
+        sources=("https://github.com/mozilla/DeepSpeech/releases/download/v0.1.0/deepspeech-0.1.0-models.tar.gz",),
         kind="archive",
         member="models/output_graph.pb",
         license="MPL-2.0",
         description="Mozilla DeepSpeech v0.1.0 frozen TF graph (DP1 features: AD-NeRF, ER-NeRF, DFRF, DINet, "
         "LawDNet epoch 120); needs TensorFlow. Same graph as osmr's deepspeech-0_1_0-b90017e8.pb.",
         used_by=("lawdnet", "ernerf", "dfrf"),
-        meta={"sha1_osmr_pb": "b90017e816572ddce84f5843f1fa21e6a377975e", "input": "deepspeech/input_node:0",
-              "lengths": "deepspeech/input_lengths:0", "logits": "deepspeech/logits:0"},
+        meta={
+            "sha1_osmr_pb": "b90017e816572ddce84f5843f1fa21e6a377975e",
+            "input": "deepspeech/input_node:0",
+            "lengths": "deepspeech/input_lengths:0",
+            "logits": "deepspeech/logits:0",
+        },
     ),
     Artifact(
         id="shared/deepspeech_pytorch_v3",
         filename="librispeech_pretrained_v3.ckpt",
-        sources=("https://github.com/SeanNaren/deepspeech.pytorch/releases/download/V3.0/librispeech_pretrained_v3.ckpt",),
+        sources=(
+            "https://github.com/SeanNaren/deepspeech.pytorch/releases/download/V3.0/librispeech_pretrained_v3.ckpt",
+        ),
         license="MIT",
         description="deepspeech.pytorch V3 LibriSpeech Lightning checkpoint (DP2 features of LawDNet epoch 170); "
         "only its state_dict is read.",

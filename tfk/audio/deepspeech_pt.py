@@ -51,7 +51,10 @@ STEP_RATE = 50.0
 
 
 def spectrogram(
-    wav: np.ndarray, sr: int = SAMPLE_RATE, window_size: float = WINDOW_SIZE, window_stride: float = WINDOW_STRIDE,
+    wav: np.ndarray,
+    sr: int = SAMPLE_RATE,
+    window_size: float = WINDOW_SIZE,
+    window_stride: float = WINDOW_STRIDE,
     normalize: bool = True,
 ) -> torch.Tensor:
     """Log-magnitude spectrogram ``[n_fft // 2 + 1, 1 + N // hop]`` float32 (deepspeech.pytorch ``AudioParser``)."""
@@ -65,7 +68,13 @@ def spectrogram(
     t = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float64)
     win = torch.hamming_window(n_fft, periodic=True, dtype=torch.float64)
     spec = torch.stft(
-        t, n_fft=n_fft, hop_length=hop, win_length=n_fft, window=win, center=True, pad_mode="constant",
+        t,
+        n_fft=n_fft,
+        hop_length=hop,
+        win_length=n_fft,
+        window=win,
+        center=True,
+        pad_mode="constant",
         return_complex=True,
     ).abs()
     spec = torch.log1p(spec)
@@ -111,8 +120,14 @@ class MaskConv(nn.Module):
 class BatchRNN(nn.Module):
     """Optional sequence-wise BatchNorm, then an (bi)RNN whose two directions are summed."""
 
-    def __init__(self, input_size: int, hidden_size: int, rnn_type: type[nn.RNNBase] = nn.LSTM,
-                 bidirectional: bool = True, batch_norm: bool = True):
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        rnn_type: type[nn.RNNBase] = nn.LSTM,
+        bidirectional: bool = True,
+        batch_norm: bool = True,
+    ):
         super().__init__()
         self.bidirectional = bidirectional
         self.batch_norm = SequenceWise(nn.BatchNorm1d(input_size)) if batch_norm else None
@@ -148,32 +163,43 @@ _RNN_TYPES = {"lstm": (nn.LSTM, 4), "gru": (nn.GRU, 3), "rnn": (nn.RNN, 1)}
 class DeepSpeech2(nn.Module):
     """deepspeech.pytorch ``DeepSpeech`` with the V3 LibriSpeech defaults; ``forward`` returns pre-softmax logits."""
 
-    def __init__(self, n_labels: int = len(LABELS), hidden_size: int = 1024, hidden_layers: int = 5,
-                 rnn_type: str = "lstm", bidirectional: bool = True, lookahead_context: int = 20,
-                 sample_rate: int = SAMPLE_RATE, window_size: float = WINDOW_SIZE):
+    def __init__(
+        self,
+        n_labels: int = len(LABELS),
+        hidden_size: int = 1024,
+        hidden_layers: int = 5,
+        rnn_type: str = "lstm",
+        bidirectional: bool = True,
+        lookahead_context: int = 20,
+        sample_rate: int = SAMPLE_RATE,
+        window_size: float = WINDOW_SIZE,
+    ):
         super().__init__()
         self.bidirectional = bidirectional
         rnn_cls = _RNN_TYPES[rnn_type][0]
-        self.conv = MaskConv(nn.Sequential(
-            nn.Conv2d(1, 32, kernel_size=(41, 11), stride=(2, 2), padding=(20, 5)),
-            nn.BatchNorm2d(32),
-            nn.Hardtanh(0, 20, inplace=True),
-            nn.Conv2d(32, 32, kernel_size=(21, 11), stride=(2, 1), padding=(10, 5)),
-            nn.BatchNorm2d(32),
-            nn.Hardtanh(0, 20, inplace=True),
-        ))
+        self.conv = MaskConv(
+            nn.Sequential(
+                nn.Conv2d(1, 32, kernel_size=(41, 11), stride=(2, 2), padding=(20, 5)),
+                nn.BatchNorm2d(32),
+                nn.Hardtanh(0, 20, inplace=True),
+                nn.Conv2d(32, 32, kernel_size=(21, 11), stride=(2, 1), padding=(10, 5)),
+                nn.BatchNorm2d(32),
+                nn.Hardtanh(0, 20, inplace=True),
+            )
+        )
         self.rnn_input_size = rnn_input_size(sample_rate, window_size)
         self.rnns = nn.Sequential(
             BatchRNN(self.rnn_input_size, hidden_size, rnn_cls, bidirectional, batch_norm=False),
             *(BatchRNN(hidden_size, hidden_size, rnn_cls, bidirectional) for _ in range(hidden_layers - 1)),
         )
         self.lookahead = (
-            None if bidirectional
+            None
+            if bidirectional
             else nn.Sequential(Lookahead(hidden_size, lookahead_context), nn.Hardtanh(0, 20, inplace=True))
         )
-        self.fc = nn.Sequential(SequenceWise(nn.Sequential(
-            nn.BatchNorm1d(hidden_size), nn.Linear(hidden_size, n_labels, bias=False)
-        )))
+        self.fc = nn.Sequential(
+            SequenceWise(nn.Sequential(nn.BatchNorm1d(hidden_size), nn.Linear(hidden_size, n_labels, bias=False)))
+        )
 
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Time steps after the conv stack for spectrogram lengths ``lengths``."""
@@ -242,7 +268,9 @@ def _torch_load_safe(path: Path):
         with torch.serialization.safe_globals(stubs):
             return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise InvalidArtifact(f"{path}: cannot load the checkpoint safely ({str(exc).splitlines()[0]})") from None
+        lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+        why = next((ln for ln in lines if "GLOBAL" in ln), lines[0] if lines else type(exc).__name__)
+        raise InvalidArtifact(f"{path}: refused to load the checkpoint safely ({why.strip()})") from None
 
 
 def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -269,8 +297,13 @@ def config_from_state_dict(sd: dict[str, torch.Tensor]) -> dict:
     rnn_type = {4: "lstm", 3: "gru", 1: "rnn"}.get(gates)
     if rnn_type is None:
         raise InvalidArtifact("unrecognised RNN type in the deepspeech.pytorch state dict")
-    cfg = {"n_labels": int(n_labels), "hidden_size": int(hidden), "hidden_layers": layers, "rnn_type": rnn_type,
-           "bidirectional": "rnns.0.rnn.weight_ih_l0_reverse" in sd}
+    cfg = {
+        "n_labels": int(n_labels),
+        "hidden_size": int(hidden),
+        "hidden_layers": layers,
+        "rnn_type": rnn_type,
+        "bidirectional": "rnns.0.rnn.weight_ih_l0_reverse" in sd,
+    }
     if "lookahead.0.conv.weight" in sd:
         cfg["lookahead_context"] = int(sd["lookahead.0.conv.weight"].shape[2])
     if sd["rnns.0.rnn.weight_ih_l0"].shape[1] != rnn_input_size():
@@ -279,7 +312,7 @@ def config_from_state_dict(sd: dict[str, torch.Tensor]) -> dict:
 
 
 def load_model(path: str | os.PathLike[str] | None = None, device: str = "cpu") -> DeepSpeech2:
-    """Build :class:`DeepSpeech2` from a checkpoint (default: the store's ``shared/deepspeech_pytorch_v3``), eval mode."""
+    """Build :class:`DeepSpeech2` in eval mode from a checkpoint (default: ``shared/deepspeech_pytorch_v3``)."""
     if path is None:
         from tfk.weights import require
 
@@ -289,7 +322,9 @@ def load_model(path: str | os.PathLike[str] | None = None, device: str = "cpu") 
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
-        raise InvalidArtifact(f"{path}: state dict does not fit deepspeech.pytorch V3 ({str(exc).splitlines()[0]})") from None
+        raise InvalidArtifact(
+            f"{path}: state dict does not fit deepspeech.pytorch V3 ({str(exc).splitlines()[0]})"
+        ) from None
     return model.to(device).eval()
 
 

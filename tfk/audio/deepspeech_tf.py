@@ -104,7 +104,10 @@ class DeepSpeechV01:
             raise BadInput(f"DeepSpeech input must be [T, {N_INPUT}], got {tuple(x.shape)}")
         out = self._session.run(
             self.logits_t,
-            feed_dict={self.input: x[None], self.lengths: np.array([x.shape[0]], dtype=self.lengths.dtype.as_numpy_dtype)},
+            feed_dict={
+                self.input: x[None],
+                self.lengths: np.array([x.shape[0]], dtype=self.lengths.dtype.as_numpy_dtype),
+            },
         )
         out = np.asarray(out)
         if out.ndim != 3 or out.shape[1] != 1:

@@ -30,7 +30,9 @@ def _transformers():
     try:
         import transformers
     except ImportError:
-        raise Unavailable("HuBERT/wav2vec2 features need the 'transformers' package", hint="pip install transformers") from None
+        raise Unavailable(
+            "HuBERT/wav2vec2 features need the 'transformers' package", hint="pip install transformers"
+        ) from None
     return transformers
 
 

@@ -117,7 +117,13 @@ def melspectrogram(wav: np.ndarray, sr: int = SAMPLE_RATE, *, pad_mode: str = "r
     x = torch.cat([x[:1], x[1:] - PREEMPHASIS * x[:-1]])
     window = torch.hann_window(WIN, periodic=True, dtype=torch.float64)
     spec = torch.stft(
-        x, n_fft=N_FFT, hop_length=HOP, win_length=WIN, window=window, center=True, pad_mode=pad_mode,
+        x,
+        n_fft=N_FFT,
+        hop_length=HOP,
+        win_length=WIN,
+        window=window,
+        center=True,
+        pad_mode=pad_mode,
         return_complex=True,
     ).abs()
     fb = torch.from_numpy(mel_filterbank(sr, N_FFT, N_MELS, FMIN, FMAX))
@@ -168,9 +174,7 @@ def sadtalker_crop_pad(wav: np.ndarray, sr: int = SAMPLE_RATE, fps: float = 25.0
     return np.pad(wav, (0, n - len(wav)))
 
 
-def sadtalker_mel_windows(
-    mel: np.ndarray, n_frames: int, fps: float = 25.0, mel_rate: float = MEL_RATE
-) -> np.ndarray:
+def sadtalker_mel_windows(mel: np.ndarray, n_frames: int, fps: float = 25.0, mel_rate: float = MEL_RATE) -> np.ndarray:
     """SadTalker ``[n_frames, n_mels, 16]`` windows: frame i reads mel rows from ``int(80 * (i - 2) / fps)``.
 
     Indices are clamped to ``[0, T-1]`` (edge padding). ``int`` truncates toward zero, so the start of

@@ -41,7 +41,9 @@ def _mel2hz(mel: np.ndarray | float) -> np.ndarray:
     return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
 
 
-def psf_filterbank(nfilt: int = 26, nfft: int = 512, sr: int = 16000, lowfreq: float = 0.0, highfreq: float | None = None):
+def psf_filterbank(
+    nfilt: int = 26, nfft: int = 512, sr: int = 16000, lowfreq: float = 0.0, highfreq: float | None = None
+):
     """The ``python_speech_features.get_filterbanks`` matrix ``[nfilt, nfft // 2 + 1]``."""
     highfreq = highfreq or sr / 2
     if highfreq > sr / 2:

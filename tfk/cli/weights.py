@@ -33,7 +33,8 @@ def _err_console():
 def _out_console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Off a terminal (a pipe, a log) do not squeeze the table into 80 columns.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
 
 
 def _describe(art, st: str, entry: dict | None, view: Path) -> dict:
@@ -93,8 +94,12 @@ def list_(
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False)
-    for col in ("id", "size", "status", "pin", "licence", "used by"):
-        table.add_column(col)
+    table.add_column("id", no_wrap=True)
+    table.add_column("size", no_wrap=True, justify="right")
+    table.add_column("status", no_wrap=True)
+    table.add_column("pin", no_wrap=True)
+    table.add_column("licence", max_width=32, overflow="ellipsis", no_wrap=True)
+    table.add_column("used by", overflow="fold")
     colours = {"verified": "green", "present-unverified": "yellow", "corrupt": "red", "manual-required": "magenta"}
     for r in rows:
         pin = "pinned" if r["pinned"] else ("unpinned" + (" (recorded)" if r["sha256"] else ""))
@@ -181,7 +186,7 @@ def verify(
 
 @app.command()
 def path(
-    artifact_id: Annotated[str, typer.Argument(metavar="ID")],
+    artifact_id: Annotated[str | None, typer.Argument(metavar="ID")] = None,
     root: Annotated[bool, typer.Option("--root", help="Print the store root instead.")] = False,
 ) -> None:
     """Print the absolute path of a present artifact (exactly one line on stdout)."""
@@ -192,6 +197,8 @@ def path(
     if root:
         sys.stdout.write(f"{store.root}\n")
         return
+    if not artifact_id:
+        raise UsageError("name an artifact id (or use --root)", hint="tfk weights path lawdnet/checkpoint_epoch_170")
     art = catalog.get(artifact_id)
     st = store.status(art)
     if st == "corrupt":

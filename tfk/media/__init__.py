@@ -34,7 +34,24 @@ _EXPORTS = {
     "FFmpegNotFound": "tfk.media._ffmpeg",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "FFmpegFailed",
+    "FFmpegNotFound",
+    "MediaInfo",
+    "VideoWriter",
+    "count_frames",
+    "extract_audio",
+    "ffmpeg_encoders",
+    "ffmpeg_exe",
+    "iter_frames",
+    "load_audio",
+    "normalize_video",
+    "preflight",
+    "probe",
+    "run_ffmpeg",
+    "write_video",
+    "write_wav",
+]
 
 if TYPE_CHECKING:
     from tfk.media._ffmpeg import FFmpegFailed, FFmpegNotFound, ffmpeg_encoders, ffmpeg_exe, run_ffmpeg

@@ -74,5 +74,7 @@ def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
         reason = getattr(exc, "strerror", None) or str(exc)
         kind = sniff_container(p)
         if kind is not None:
-            raise TruncatedMedia(f"{p} looks like {kind} media but cannot be read (truncated or damaged: {reason})") from None
+            raise TruncatedMedia(
+                f"{p} looks like {kind} media but cannot be read (truncated or damaged: {reason})"
+            ) from None
         raise NotMediaFile(f"{p} is not a media file ({reason})") from None

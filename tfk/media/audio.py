@@ -75,10 +75,9 @@ def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sr: int = 16000) 
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
     body += b"fact" + struct.pack("<II", 4, n) + b"data" + struct.pack("<I", len(data))
     dst = Path(path)
-    with atomic_path(dst) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(b"RIFF" + struct.pack("<I", len(body) + len(data)) + body)
-            fh.write(data)
+    with atomic_path(dst) as tmp, open(tmp, "wb") as fh:
+        fh.write(b"RIFF" + struct.pack("<I", len(body) + len(data)) + body)
+        fh.write(data)
     return dst
 
 

@@ -77,5 +77,7 @@ def count_frames(path: str | os.PathLike[str], exact: bool = False) -> int:
                 n += 1
         except av.error.FFmpegError as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
-            raise TruncatedMedia(f"{path} is truncated or damaged: decoding failed after frame {n} ({reason})") from None
+            raise TruncatedMedia(
+                f"{path} is truncated or damaged: decoding failed after frame {n} ({reason})"
+            ) from None
         return n

@@ -89,9 +89,7 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         )
 
 
-def preflight(
-    path: str | os.PathLike[str], video: bool = True, audio: bool = False, decode: bool = True
-) -> MediaInfo:
+def preflight(path: str | os.PathLike[str], video: bool = True, audio: bool = False, decode: bool = True) -> MediaInfo:
     """Check that ``path`` is usable media before any work starts; return its :class:`MediaInfo`.
 
     Checks in order, each failure its own error with a one-line message naming the file:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["evaluate_videos", "metrics_table", "write_metrics", "DEFAULT_METRICS", "ALL_METRICS"]
+__all__ = ["ALL_METRICS", "DEFAULT_METRICS", "evaluate_videos", "metrics_table", "write_metrics"]
 
 
 def __getattr__(name: str) -> Any:

@@ -12,10 +12,12 @@ def pull_command(artifact_id: str) -> str:
     return f"tfk weights pull {artifact_id}"
 
 
-def resolve_weights(artifact_id: str, what: str, path: str | Path | None = None) -> Path:
+def resolve_weights(artifact_id: str, what: str, path: str | Path | None = None, download: bool = True) -> Path:
     """Path of the weights file for ``artifact_id`` (or the explicit ``path``).
 
-    Raises :class:`MissingWeights` naming ``tfk weights pull <id>`` when the store does not have it.
+    ``download=True`` uses ``tfk.weights.require`` (fetches a public file unless offline); ``False`` only
+    looks in the store (``tfk.weights.find``). Raises :class:`MissingWeights` naming
+    ``tfk weights pull <id>`` when the file cannot be had.
     """
     if path is not None:
         p = Path(path)
@@ -23,14 +25,20 @@ def resolve_weights(artifact_id: str, what: str, path: str | Path | None = None)
             raise InputNotFound(f"{what} weights file not found: {p}")
         return p
     cmd = pull_command(artifact_id)
+    missing = MissingWeights(
+        f"{what} needs the weights {artifact_id}, which are not in the store; run `{cmd}`",
+        hint=cmd,
+        missing=[artifact_id],
+    )
     try:
-        from tfk.weights import require
+        from tfk.weights import find, require
     except ImportError:  # the store is not installed in this build
-        raise MissingWeights(
-            f"{what} needs the weights {artifact_id}, which are not in the store; run `{cmd}`",
-            hint=cmd,
-            missing=[artifact_id],
-        ) from None
+        raise missing from None
+    if not download:
+        found = find(artifact_id)
+        if found is None:
+            raise missing
+        return Path(found)
     try:
         return Path(require(artifact_id))
     except MissingWeights as err:

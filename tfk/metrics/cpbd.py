@@ -54,19 +54,15 @@ def _sobel_edges(image: np.ndarray) -> np.ndarray:
 
 
 def _runs_left(cond: np.ndarray) -> np.ndarray:
-    """run[:, k] = number of consecutive True in cond[:, k], cond[:, k-1], ... (cond[:, 0] never counts)."""
-    run = np.zeros(cond.shape, dtype=np.int64)
-    for k in range(1, cond.shape[1]):
-        run[:, k] = np.where(cond[:, k], run[:, k - 1] + 1, 0)
-    return run
+    """run[:, k] = number of consecutive True in cond[:, k], cond[:, k-1], ... (row-wise)."""
+    idx = np.arange(cond.shape[1])
+    last_false = np.maximum.accumulate(np.where(cond, -1, idx), axis=1)
+    return idx - last_false
 
 
 def _runs_right(cond: np.ndarray) -> np.ndarray:
-    """run[:, k] = number of consecutive True in cond[:, k], cond[:, k+1], ... (last column never counts)."""
-    run = np.zeros(cond.shape, dtype=np.int64)
-    for k in range(cond.shape[1] - 2, -1, -1):
-        run[:, k] = np.where(cond[:, k], run[:, k + 1] + 1, 0)
-    return run
+    """run[:, k] = number of consecutive True in cond[:, k], cond[:, k+1], ... (row-wise)."""
+    return _runs_left(cond[:, ::-1])[:, ::-1]
 
 
 def edge_widths(edges: np.ndarray, image: np.ndarray) -> np.ndarray:
@@ -124,7 +120,7 @@ def cpbd(image) -> float:
             bw = bw[bw != 0]
             block = img[rs, cs]
             jnb = 5.0 if int(block.max() - block.min()) <= 50 else 3.0
-            p = 1 - np.exp(-np.abs(bw / jnb) ** BETA)
+            p = 1 - np.exp(-(np.abs(bw / jnb) ** BETA))
             np.add.at(hist, np.round(p * 100).astype(int), 1)
             total += len(bw)
     if total == 0:

@@ -184,19 +184,21 @@ def inception_shapes() -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
 
-def load_inception(device: str = "cpu", path: str | Path | None = None) -> FIDInceptionV3:
-    file = resolve_weights(ARTIFACT_ID, "FID", path)
+def load_inception(device: str = "cpu", path: str | Path | None = None, download: bool = True) -> FIDInceptionV3:
+    file = resolve_weights(ARTIFACT_ID, "FID", path, download)
     sd = load_state_dict(file, "FID InceptionV3")
-    check_contract(sd, inception_shapes(), "FID InceptionV3", file)
+    check_contract(sd, _required_shapes(), "FID InceptionV3", file)
     net = FIDInceptionV3()
     net.load_state_dict(sd, strict=False)  # older checkpoints lack num_batches_tracked
     return net.to(device)
 
 
+def _required_shapes() -> dict[str, tuple[int, ...]]:
+    return {k: v for k, v in inception_shapes().items() if not k.endswith("num_batches_tracked")}
+
+
 def validate_inception_weights(path: str | Path) -> None:
-    sd = load_state_dict(path, "FID InceptionV3")
-    shapes = {k: v for k, v in inception_shapes().items() if not k.endswith("num_batches_tracked")}
-    check_contract(sd, shapes, "FID InceptionV3", path)
+    check_contract(load_state_dict(path, "FID InceptionV3"), _required_shapes(), "FID InceptionV3", path)
 
 
 class FeatureStats:

@@ -5,8 +5,8 @@ are **mean-centred** over the points of the region (translation removed, no scal
 LMD = mean over points of the Euclidean distance between corresponding points, averaged over frames;
 in pixels of the reference frame. Regions: ``mouth`` = points 48–67 (M-LMD, the original LMD of Chen et
 al. 2018 / ER-NeRF's reported "LMD"), ``face`` = all 68 points (F-LMD). ``align="none"`` skips the
-centring (raw image coordinates). Frames where either set holds a non-finite value (no face) are left
-out and counted.
+centring (raw image coordinates). Frames where either set holds a non-finite value (no face; in
+:func:`video_lmd` also frames the tracker only interpolated) are left out and counted.
 """
 
 from __future__ import annotations
@@ -63,10 +63,15 @@ def lmd(pred, gt, region: str = "mouth", align: str = "center") -> LMDResult:
 
 
 def _points_of(track) -> np.ndarray:
+    """Landmarks [N,68,2] of a track; frames the tracker only interpolated (``detected`` False) become nan."""
     pts = getattr(track, "points", track)
     if pts is None:
         raise BadInput("LMD: the landmark tracker returned no points")
-    return np.asarray(pts, dtype=np.float64)
+    out = np.array(pts, dtype=np.float64)
+    detected = getattr(track, "detected", None)
+    if detected is not None and len(detected) == len(out):
+        out[~np.asarray(detected, dtype=bool)] = np.nan
+    return out
 
 
 def video_lmd(
@@ -83,7 +88,7 @@ def video_lmd(
     """
     from tfk.face import track_landmarks  # lazy: needs the face extra (dlib)
 
-    g = _points_of(track_landmarks(generated)).copy()
+    g = _points_of(track_landmarks(generated))
     r = _points_of(track_landmarks(reference))
     n = min(len(g), len(r)) if n_frames is None else min(n_frames, len(g), len(r))
     g, r = g[:n], r[:n]

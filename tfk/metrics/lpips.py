@@ -152,14 +152,15 @@ def load_lpips(
     device: str = "cpu",
     backbone_path: str | Path | None = None,
     lin_path: str | Path | None = None,
+    download: bool = True,
 ) -> LPIPS:
     """LPIPS with published weights from the store (raises ``MissingWeights`` when absent)."""
     spec = BACKBONES.get(net)
     if spec is None:
         raise ValueError(f"unknown LPIPS backbone {net!r} (alex, vgg)")
     what = f"LPIPS-{net}"
-    lin_file = resolve_weights(spec["lin_artifact"], what, lin_path)
-    bb_file = resolve_weights(spec["backbone_artifact"], what, backbone_path)
+    lin_file = resolve_weights(spec["lin_artifact"], what, lin_path, download)
+    bb_file = resolve_weights(spec["backbone_artifact"], what, backbone_path, download)
     model = LPIPS(net)
     model.load_weights(load_state_dict(bb_file, what), load_state_dict(lin_file, what))
     return model.to(device)

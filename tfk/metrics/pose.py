@@ -36,7 +36,7 @@ def pose_stats(euler) -> dict:
     vel = np.abs(np.diff(a, axis=0)).mean(axis=0) if len(a) > 1 else np.zeros(3)
     std = a.std(axis=0)
     return {
-        "frames": int(len(a)),
+        "frames": len(a),
         "mean": dict(zip(AXES, a.mean(axis=0).tolist(), strict=True)),
         "std": dict(zip(AXES, std.tolist(), strict=True)),
         "velocity": dict(zip(AXES, vel.tolist(), strict=True)),

@@ -116,8 +116,8 @@ def _required_shapes() -> dict[str, tuple[int, ...]]:
     return {k: v for k, v in syncnet_shapes().items() if not k.endswith("num_batches_tracked")}
 
 
-def load_syncnet(device: str = "cpu", path: str | Path | None = None) -> SyncNet:
-    file = resolve_weights(ARTIFACT_ID, "LSE (SyncNet)", path)
+def load_syncnet(device: str = "cpu", path: str | Path | None = None, download: bool = True) -> SyncNet:
+    file = resolve_weights(ARTIFACT_ID, "LSE (SyncNet)", path, download)
     sd = load_state_dict(file, "SyncNet")
     check_contract(sd, _required_shapes(), "SyncNet", file)
     net = SyncNet()
@@ -201,6 +201,7 @@ def lse(
     vshift: int = VSHIFT,
     batch_size: int = 16,
     prepare: Callable[[np.ndarray], np.ndarray] = prepare_frame,
+    download: bool = True,
 ) -> SyncResult:
     """LSE-C/LSE-D of a 25 fps RGB frame stream and its 16 kHz mono audio (streaming, constant memory).
 
@@ -208,7 +209,7 @@ def lse(
     224×224 uint8 lip-stream input (override it to crop a face).
     """
     if net is None:
-        net = load_syncnet(device)
+        net = load_syncnet(device, download=download)
     mfcc = mfcc_16k(audio)
     max_windows = int(np.floor(len(audio) / (SAMPLE_RATE // FPS)))
     vfeats: list[torch.Tensor] = []

@@ -14,11 +14,12 @@ Metric names: ``psnr``, ``ssim``, ``lpips`` (AlexNet), ``lpips_vgg``, ``fid``, `
 ``cpbd`` (generated, plus ``cpbd_reference``), ``lse`` (LSE-C, LSE-D, AV offset; audio = ``audio`` or the
 generated video's own track). Definitions are in each metric's module docstring.
 
-Missing weights or an uninstalled toolbox extra: when ``metrics`` is left at its default
-(:data:`DEFAULT_METRICS`) such a metric is **skipped** and ``result["skipped"][name]`` says why; when the
-caller names metrics explicitly it is an **error** for that metric only (``result["errors"][name]``), and the
-other metrics are still computed. Other failures of one metric (e.g. no face found) are always errors of
-that metric.
+Weights: with ``metrics`` left at its default (:data:`DEFAULT_METRICS`) only weights already in the store
+are used (nothing is downloaded) and a metric whose weights are missing, or whose toolbox extra is not
+installed, is **skipped**: ``result["skipped"][name]`` says why and names ``tfk weights pull <id>``. When the
+caller names metrics explicitly, public weights are fetched if missing (unless offline) and a metric that
+still cannot run is an **error** for that metric only (``result["errors"][name]``); the other metrics are
+computed regardless. Other failures of one metric (e.g. no face found) are always errors of that metric.
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from tfk.errors import BadInput, InputNotFound, MissingStream, MissingWeights, NotMediaFile, TfkError, UsageError
+from tfk.errors import (
+    BadInput,
+    InputNotFound,
+    MissingStream,
+    MissingWeights,
+    NotMediaFile,
+    TempFail,
+    TfkError,
+    UsageError,
+)
 
 DEFAULT_METRICS: tuple[str, ...] = ("psnr", "ssim", "lpips", "lmd", "cpbd")
 ALL_METRICS: tuple[str, ...] = ("psnr", "ssim", "lpips", "lpips_vgg", "fid", "lmd", "cpbd", "lse")
@@ -84,7 +94,13 @@ def _open_error(path: Path, err: Exception) -> TfkError:
 
 
 def count_frames(path: str | Path) -> int:
-    """Exact number of video frames, by demuxing packets (no decoding)."""
+    """Number of video frames: :func:`tfk.media.count_frames` when available, else by demuxing packets."""
+    try:
+        from tfk.media import count_frames as media_count
+    except ImportError:
+        media_count = None
+    if media_count is not None:
+        return int(media_count(path))
     import av
 
     p = Path(path)
@@ -176,7 +192,7 @@ class _Outcome:
         self.errors: dict[str, str] = {}
 
     def fail(self, name: str, err: Exception) -> None:
-        unavailable = isinstance(err, (MissingWeights, ImportError))
+        unavailable = isinstance(err, (MissingWeights, TempFail, ImportError))
         msg = str(err) if not isinstance(err, ImportError) else f"toolbox extra not installed ({err})"
         if unavailable and not self.explicit:
             self.skipped[name] = msg
@@ -207,8 +223,13 @@ def evaluate_videos(
     device: str = "cpu",
     progress: Any = None,
     batch_size: int = 8,
+    max_frames: int | None = None,
 ) -> dict[str, Any]:
-    """Compare ``generated`` with ``reference`` (see the module docstring); returns a JSON-able dict."""
+    """Compare ``generated`` with ``reference`` (see the module docstring); returns a JSON-able dict.
+
+    ``max_frames`` limits the frame metrics and LMD to the first N aligned frames (a quick look; the
+    frame-count check still uses the full counts). ``progress`` is a :mod:`tfk.progress` reporter.
+    """
     import cv2
     import numpy as np
 
@@ -227,6 +248,10 @@ def evaluate_videos(
             f"(at most {tol} can be dropped)"
         )
     n = min(n_gen, n_ref)
+    if max_frames is not None:
+        if max_frames < 1:
+            raise UsageError(f"max_frames must be at least 1, got {max_frames}")
+        n = min(n, max_frames)
     gw, gh, gfps = video_info(gen)
     rw, rh, rfps = video_info(ref)
     out = _Outcome(explicit)
@@ -246,6 +271,8 @@ def evaluate_videos(
         "errors": out.errors,
         "notes": notes,
     }
+    if n < min(n_gen, n_ref):
+        notes.append(f"limited to the first {n} frames (max_frames)")
     if n_gen != n_ref:
         longer = "generated" if n_gen > n_ref else "reference"
         notes.append(f"{longer} video truncated by {abs(n_gen - n_ref)} frame(s) to {n}")
@@ -262,14 +289,14 @@ def evaluate_videos(
             try:
                 from tfk.metrics.lpips import load_lpips
 
-                nets[name] = load_lpips(loader, device=device)
+                nets[name] = load_lpips(loader, device=device, download=explicit)
             except (TfkError, ImportError) as err:
                 out.fail(name, err)
     if "fid" in names:
         try:
             from tfk.metrics.fid import FeatureStats, load_inception
 
-            nets["fid"] = load_inception(device)
+            nets["fid"] = load_inception(device, download=explicit)
             fid_g, fid_r = FeatureStats(), FeatureStats()
         except (TfkError, ImportError) as err:
             out.fail("fid", err)
@@ -357,7 +384,7 @@ def evaluate_videos(
             wav = load_audio_16k(audio if audio is not None else gen)
             if gfps and abs(gfps - 25.0) > 1e-3:
                 notes.append(f"LSE assumes 25 fps; the generated video has {gfps:g} fps")
-            sr = lse(iter_video_frames(gen), wav, device=device)
+            sr = lse(iter_video_frames(gen), wav, device=device, download=explicit)
             result["metrics"].update({"lse_d": sr.lse_d, "lse_c": sr.lse_c, "av_offset": sr.offset})
         except (TfkError, ImportError) as err:
             out.fail("lse", err)
@@ -407,10 +434,9 @@ def metrics_table(result: dict[str, Any]):
     table.add_column("definition / note")
     for key, value in result.get("metrics", {}).items():
         unit, better, definition = METRIC_INFO.get(key, ("", "", ""))
+        text = str(value)
         if isinstance(value, float):
-            text = "n/a" if not math.isfinite(value) else f"{value:.4f}"
-        else:
-            text = str(value)
+            text = f"{value:.4f}" if math.isfinite(value) else "n/a"
         table.add_row(key, f"{text} {unit}".strip(), better, definition)
     for key, why in result.get("skipped", {}).items():
         table.add_row(key, "skipped", "", why, style="dim")

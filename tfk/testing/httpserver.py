@@ -7,7 +7,8 @@
 Faults per path (each applies to the first ``times`` GETs, or to every GET when ``times=None``):
 ``status`` (answer with this HTTP status, e.g. 500), ``drop_after`` (send the headers and N bytes of
 the body, then close the connection), ``corrupt`` (flip bytes in the body, same length), ``delay``
-(seconds to wait before answering), ``ignore_range`` (answer 200 with the whole body to a Range request).
+(seconds to wait before answering), ``chunk_delay`` (seconds between 64 KiB chunks of the body),
+``ignore_range`` (answer 200 with the whole body to a Range request).
 Range requests (``bytes=a-``, ``bytes=a-b``) get 206 answers.
 """
 
@@ -33,6 +34,7 @@ class Fault:
     corrupt: bool = False
     delay: float = 0.0
     ignore_range: bool = False
+    chunk_delay: float = 0.0  # seconds to sleep after each 64 KiB of body (a slow server)
     times: int | None = 1  # None: every request
 
 
@@ -101,6 +103,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault and fault.chunk_delay:
+            for i in range(0, len(body), 1 << 16):
+                self.wfile.write(body[i : i + (1 << 16)])
+                self.wfile.flush()
+                time.sleep(fault.chunk_delay)
             return
         self.wfile.write(body)
 
@@ -216,7 +224,9 @@ class LocalHTTPServer:
     def start(self) -> LocalHTTPServer:
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
         self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="tfk-test-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="tfk-test-http", daemon=True
+        )
         self._thread.start()
         return self
 

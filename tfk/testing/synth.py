@@ -72,8 +72,8 @@ def synthetic_speech(seconds: float = 4.0, sr: int = 16000, seed: int = 0) -> np
     f0 = 120.0 * (1.0 + 0.08 * np.sin(2 * np.pi * 0.5 * t + 1.0) + 0.03 * np.sin(2 * np.pi * 3.1 * t))
     # phase = 2*pi * integral of f0, in closed form so that it does not depend on the sample rate
     w1, w2 = 2 * np.pi * 0.5, 2 * np.pi * 3.1
-    phase = 2 * np.pi * 120.0 * (
-        t - 0.08 / w1 * (np.cos(w1 * t + 1.0) - np.cos(1.0)) - 0.03 / w2 * (np.cos(w2 * t) - 1.0)
+    phase = (
+        2 * np.pi * 120.0 * (t - 0.08 / w1 * (np.cos(w1 * t + 1.0) - np.cos(1.0)) - 0.03 / w2 * (np.cos(w2 * t) - 1.0))
     )
     env = np.zeros(n)
     knots_t, knots_f = [0.0], [_VOWELS[0]]
@@ -127,8 +127,12 @@ def make_talking_clip(
     fps: int = 25,
     seed: int = 0,
     audio: bool = True,
+    jitter: bool = True,
 ) -> Path:
-    """Write an H.264 (+ AAC 16 kHz) talking-face clip of ``round(seconds * fps)`` frames; return its path."""
+    """Write an H.264 (+ AAC 16 kHz) talking-face clip of ``round(seconds * fps)`` frames; return its path.
+
+    ``jitter=False`` drops the head motion, leaving the audio-driven mouth as the only motion.
+    """
     import cv2
     import numpy as np
 
@@ -154,7 +158,8 @@ def make_talking_clip(
             m = cv2.getRotationMatrix2D(centre, float(angle), float(scale))
             m[0, 2] += 3.0 * np.sin(2 * np.pi * i / n) + rng.normal(0, 0.5)
             m[1, 2] += 2.0 * np.cos(2 * np.pi * 1.1 * i / n)
-            frame = cv2.warpAffine(frame, m, (_CROP, _CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+            if jitter:
+                frame = cv2.warpAffine(frame, m, (_CROP, _CROP), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
             if size != _CROP:
                 interp = cv2.INTER_AREA if size < _CROP else cv2.INTER_CUBIC
                 frame = cv2.resize(frame, (size, size), interpolation=interp)
@@ -243,12 +248,16 @@ def make_audio_file(
         pcm = _pcm16(data)
         mask = {1: 0x4, 2: 0x3}.get(channels, (1 << channels) - 1)
         subformat_pcm = b"\x01\x00\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
-        fmt_chunk = struct.pack("<HHIIHHHHI", 0xFFFE, channels, rate, rate * channels * 2, channels * 2, 16, 22, 16, mask)
+        fmt_chunk = struct.pack(
+            "<HHIIHHHHI", 0xFFFE, channels, rate, rate * channels * 2, channels * 2, 16, 22, 16, mask
+        )
         fmt_chunk += subformat_pcm
         body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk + b"data" + struct.pack("<I", len(pcm))
         p.write_bytes(b"RIFF" + struct.pack("<I", len(body) + len(pcm)) + body + pcm)
     elif fmt in ("mp3", "m4a"):
-        _encode_audio(p, data, rate, codec="libmp3lame" if fmt == "mp3" else "aac", fmt="mp3" if fmt == "mp3" else "mp4")
+        _encode_audio(
+            p, data, rate, codec="libmp3lame" if fmt == "mp3" else "aac", fmt="mp3" if fmt == "mp3" else "mp4"
+        )
     else:
         raise ValueError(f"unknown audio format {fmt!r}")
     return p

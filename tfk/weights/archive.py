@@ -92,7 +92,7 @@ def check_archive(archive: Path) -> list[str]:
                     _check_link(archive, info.filename, ar.read(info).decode("utf-8", "replace"))
                     continue
                 mode = _zip_mode(info)
-                if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                     raise InvalidArtifact(f"archive {archive.name} is unsafe: special file {info.filename!r}")
                 if not info.is_dir():
                     files.append(_norm(info.filename))

@@ -20,7 +20,13 @@ _TRUE = {"1", "true", "yes", "on"}
 
 
 def tfk_home() -> Path:
-    """The tfk data directory: ``$TFK_HOME`` or the platform's user data dir."""
+    """The tfk data directory: ``$TFK_HOME`` or the platform's user data dir (via :mod:`tfk.paths`)."""
+    try:
+        from tfk.paths import tfk_home as _core_tfk_home
+    except ImportError:
+        pass
+    else:
+        return _core_tfk_home()
     env = os.environ.get("TFK_HOME")
     if env:
         return Path(env).expanduser().absolute()

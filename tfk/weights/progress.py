@@ -85,6 +85,7 @@ class PlainReporter:
 class _RichFile:
     def __init__(self, progress, label: str, total: int | None):
         self.p = progress
+        self.label = label
         self.task = progress.add_task(label, total=total)
 
     def advance(self, n: int, total: int | None) -> None:
@@ -92,7 +93,7 @@ class _RichFile:
 
     def close(self, ok: bool) -> None:
         if not ok:
-            self.p.update(self.task, description=f"[red]failed[/] {self.p.tasks[self.task].description}")
+            self.p.update(self.task, description=f"[red]failed[/] {self.label}")
         self.p.stop_task(self.task)
 
 

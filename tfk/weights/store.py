@@ -94,6 +94,24 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _host() -> str:
+    import socket  # gethostname() opens no socket
+
+    return socket.gethostname().replace("~", "-").replace("@", "-") or "localhost"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _load_ref(ref: str) -> Callable[..., Any]:
     mod, _, func = ref.partition(":")
     if not mod or not func:
@@ -135,9 +153,32 @@ class Store:
         return self.derived_root.joinpath(*art.id.split("/"))
 
     def tmp_file(self, filename: str) -> Path:
-        """A unique in-flight name that keeps the artifact's suffix (validators may dispatch on it)."""
+        """A unique in-flight name that keeps the artifact's suffix (validators may dispatch on it).
+
+        The name carries ``pid@host`` so that :meth:`sweep_tmp` can remove what killed processes left.
+        """
         self.tmp.mkdir(parents=True, exist_ok=True)
-        return self.tmp / f"{uuid.uuid4().hex[:12]}.part-{filename}"
+        return self.tmp / f"{os.getpid()}@{_host()}~{uuid.uuid4().hex[:12]}.part-{filename}"
+
+    def sweep_tmp(self, max_age: float = 7 * 86400) -> list[Path]:
+        """Delete in-flight files of dead processes on this host (or older than ``max_age`` seconds)."""
+        removed: list[Path] = []
+        if not self.tmp.is_dir():
+            return removed
+        host, now = _host(), time.time()
+        for p in self.tmp.iterdir():
+            owner = p.name.split("~", 1)[0]
+            pid, _, phost = owner.partition("@")
+            try:
+                stale = now - p.lstat().st_mtime > max_age
+                if not stale and phost == host and pid.isdigit():
+                    stale = not _pid_alive(int(pid))
+                if stale:
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+                    removed.append(p)
+            except OSError:
+                continue
+        return removed
 
     # -- locks ----------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -505,7 +546,7 @@ def _run_derive(store: Store, art: Artifact) -> dict[str, Path]:
     if not sha:
         return {}
     fn = _load_ref(art.derive)
-    work = store.tmp / f"{uuid.uuid4().hex[:12]}.derive"
+    work = store.tmp_file("derive")
     work.mkdir(parents=True)
     try:
         produced = fn(store.view_path(art), work) or {}
@@ -633,6 +674,8 @@ def pull(
         for art in todo:
             results[art.id] = "manual-required" if art.manual else "would-download"
         return results
+    if todo:
+        store.sweep_tmp()
     reporter = make_reporter(progress) if todo else NullReporter()
     errors: dict[str, TfkError] = {}
     done: list[tuple[Artifact, str | TfkError]] = []

@@ -104,9 +104,9 @@ class Run:
         p = Path(path)
         digest = None
         try:  # the store knows the hash; never re-hash a multi-GB file just for the manifest
-            from tfk.weights import known_sha256
+            from tfk.weights.store import Store
 
-            digest = known_sha256(artifact_id)
+            digest = (Store().entry(artifact_id) or {}).get("sha256")
         except Exception:  # noqa: BLE001 - the manifest must never break a run
             digest = None
         if digest is None and p.is_file() and p.stat().st_size < (256 << 20):

@@ -22,6 +22,7 @@ HEAD_CLASSES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 17, 18)
 NECK_CLASSES = (14, 15)
 TORSO_CLASSES = (16,)
 
+BISENET_ARTIFACT = "shared/face_parsing_79999"
 BACKGROUND, HEAD, NECK, TORSO = 0, 1, 2, 3
 REGION_NAMES = ("background", "head", "neck", "torso")
 #: region -> colour as stored in the cv2 (BGR-ordered) array
@@ -99,7 +100,11 @@ def write_parsing_png(path: str | Path, regions: np.ndarray) -> Path:
 
 # ---------------------------------------------------------------------------------------------- BiSeNet
 def parse_frames(
-    frames: Iterable[np.ndarray], model=None, device: str = "cpu", batch_size: int = 4, weights: str | Path | None = None
+    frames: Iterable[np.ndarray],
+    model=None,
+    device: str = "cpu",
+    batch_size: int = 4,
+    weights: str | Path | None = None,
 ) -> Iterator[np.ndarray]:
     """19-class label maps (uint8, frame size) with BiSeNet at 512x512, streamed in small batches."""
     import cv2
@@ -256,14 +261,12 @@ def parse_regions(
         raise BadInput("the landmark parsing fallback needs landmarks for every frame")
     from tfk.face._frames import iter_rgb
 
-    for i, (f, lm) in enumerate(zip(iter_rgb(frames), landmarks, strict=False)):
-        del i
+    for f, lm in zip(iter_rgb(frames), landmarks, strict=False):
         yield landmark_parsing(f, lm, background)
 
 
 def bisenet_available() -> bool:
     """Whether the BiSeNet checkpoint is in the weights store (never downloads)."""
     from tfk import weights
-    from tfk.face.parsing.bisenet import ARTIFACT_ID
 
-    return weights.find(ARTIFACT_ID) is not None
+    return weights.find(BISENET_ARTIFACT) is not None

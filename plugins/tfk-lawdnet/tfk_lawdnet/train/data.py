@@ -64,6 +64,20 @@ class SampleSource(Protocol):
     def set_epoch(self, epoch: int) -> None: ...
 
 
+_ENVS: dict[tuple[int, str], Any] = {}  # LMDB allows one environment per path and process
+
+
+def _open_env(path: Path):
+    import lmdb
+
+    key = (os.getpid(), str(path.resolve()))
+    if key not in _ENVS:
+        if not path.is_dir():
+            raise InputNotFound(f"training crops missing: {path}")
+        _ENVS[key] = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+    return _ENVS[key]
+
+
 def _key(video: str, frame: int) -> bytes:
     return f"{video}/{frame:06d}".encode()
 
@@ -90,6 +104,7 @@ class TrainData:
         if not self.videos or not self.crop_widths:
             raise BadInput(f"{idx_path} lists no videos or no crops")
         self._env = None
+        self._env_path: Path | None = None
         self._pid = -1
         self._audio: dict[tuple[str, str], np.ndarray] = {}
 
@@ -99,13 +114,9 @@ class TrainData:
         return self.root / f"crops_{wide[0] if wide else self.crop_widths[-1]}.lmdb"
 
     def _txn_env(self, width: int):
-        import lmdb
-
         path = self.lmdb_for(width)
         if self._env is None or self._pid != os.getpid() or self._env_path != path:
-            if not path.is_dir():
-                raise InputNotFound(f"training crops missing: {path}")
-            self._env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+            self._env = _open_env(path)
             self._env_path, self._pid = path, os.getpid()
         return self._env
 
@@ -189,7 +200,7 @@ class _Base:
 
         import torch
 
-        m = torch.from_numpy(np.ascontiguousarray(source_mask(*self.size)))
+        m = torch.from_numpy(np.array(source_mask(*self.size), dtype=np.float32))
         return t * (1.0 - m)
 
     def _refs(self, rng: np.random.Generator, name: str, n_clips: int, source_clip: int):
@@ -262,6 +273,8 @@ class ClipDataset(_Base):
 def _write_lmdb(path: Path, items: Iterable[tuple[bytes, bytes]]) -> None:
     import lmdb
 
+    for key in [k for k in _ENVS if k[1] == str(path.resolve())]:
+        _ENVS.pop(key).close()
     map_size = 64 << 20
     pending = list(items)
     while True:

@@ -1,0 +1,592 @@
+"""AD-NeRF face tracking (BFM 2009) as resumable stages, batched over frames, CPU or CUDA, any clip length.
+
+Stages (each reads the previous stage's file in ``work_dir`` and writes its own, atomically):
+
+1. :func:`stage_focal` -> ``focal.pt``: focal search on frames 0, 40, 80, …: for every focal of
+   ``range(600, 1500, 100)`` a pose-only fit then a pose+id+exp fit (all candidates in one batched optimisation;
+   Adam is element-wise, so this equals separate runs), keep the lowest landmark loss; then optional finer
+   rounds around the best (``focal_refine``). A fixed ``focal`` (DFRF uses 1300) skips the search.
+2. :func:`stage_landmarks` -> ``landmark_fit.pt``: coarse fit of all frames (pose-only, then pose+id+exp).
+3. :func:`stage_smooth` -> ``smooth_fit.pt``: landmark + temporal-Laplacian (rigid vertices) + expression
+   regulariser refinement over the whole clip (the photometric-free fine stage; final in ``mode="landmarks"``).
+4. :func:`stage_light` -> ``light_fit.pt``: texture / SH lighting on up to 32 frames spread over the clip,
+   with the pure-PyTorch renderer (``mode="full"`` only).
+5. :func:`stage_photometric` -> ``photo_fit.pt``: per-batch (32 consecutive frames + 5 previous as context)
+   photometric + landmark + Laplacian refinement of exp/pose/light (``mode="full"``).
+6. :func:`stage_write`: ``track_params.pt``, ``transforms_train.json``, ``transforms_val.json`` in ``out_dir``.
+7. :func:`stage_debug` (optional): the fitted mesh rendered over the frames -> ``debug/<i>.png`` + ``debug.mp4``.
+
+Clips of any length work: fewer than 32 frames simply give smaller batches, fewer than 3 disable the Laplacian.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tfk.errors import BadInput, DeviceUnavailable, UsageError
+from tfk.tdmm.camera import PerspectiveCamera
+from tfk.tdmm.frames import FrameSource, load_landmarks
+from tfk.tdmm.model import FaceModel, transform
+from tfk.tdmm.render import rasterize, interpolate, shade_vertices
+from tfk.tdmm.transforms import SPLIT_ERNERF, save_track_params, write_transforms
+
+log = logging.getLogger(__name__)
+
+STAGES = ("focal", "landmarks", "smooth", "light", "photometric", "write", "debug")
+
+
+@dataclass
+class TrackerConfig:
+    """Optimisation settings; the defaults are the originals' (ER-NeRF ``face_tracker.py``)."""
+
+    focal: float | None = None  #: fixed focal (DFRF: 1300) -> no search
+    focal_candidates: tuple[float, ...] = tuple(float(f) for f in range(600, 1500, 100))
+    focal_refine: int = 0  #: extra search rounds around the best, each 4× finer
+    focal_frame_step: int = 40
+    focal_pose_iters: int = 2000
+    focal_full_iters: int = 2500
+    coarse_pose_iters: int = 1500
+    coarse_full_iters: int = 2000
+    smooth_iters: int = 200
+    smooth_lr: float = 0.005
+    light_iters: int = 71
+    fine_iters: int = 50
+    batch_size: int = 32
+    context_frames: int = 5
+    lap_weight: float = 1e5
+    photo_scale: float = 1.0  #: render the photometric stages at this fraction of the frame size
+    init_tz: float = -7.0
+    id_dim: int = 100
+    exp_dim: int = 79
+    tex_dim: int = 100
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------- utilities
+def _save(path: Path, obj) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _load(path: Path) -> dict:
+    if not path.is_file():
+        raise UsageError(f"{path} is missing: run the earlier tracking stage first")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _task(progress, description: str, total: int | None):
+    if progress is None:
+        return nullcontext(None)
+    return progress.task(description, total=total)
+
+
+def _advance(task, n: int = 1) -> None:
+    if task is not None:
+        task.advance(n)
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    dev = torch.device(device or "cpu")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailable("CUDA was requested but no CUDA device is available", hint="use --device cpu")
+    return dev
+
+
+def lan_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared pixel error over everything but the leading (candidate) dimension."""
+    return (pred - target).square().flatten(1).mean(1)
+
+
+def lap_loss(verts: torch.Tensor) -> torch.Tensor:
+    """Temporal Laplacian ``[-0.5, 1, -0.5]`` of ``verts [T,R,3]`` (0 for fewer than 3 frames)."""
+    if verts.shape[0] < 3:
+        return verts.new_zeros(())
+    lap = verts[1:-1] - 0.5 * (verts[:-2] + verts[2:])
+    return lap.square().sum(-1).mean()
+
+
+def _adam_steps(params, loss_fn, iters: int, lr: float, drop_at: int | None, factor: float, task=None) -> None:
+    opt = torch.optim.Adam(params, lr=lr)
+    for it in range(iters):
+        if drop_at is not None and it == drop_at:
+            for g in opt.param_groups:
+                g["lr"] = lr * factor
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(it)
+        loss.backward()
+        opt.step()
+        if task is not None and (it + 1) % 100 == 0:
+            _advance(task, 100)
+
+
+def fit_landmarks(
+    model: FaceModel,
+    target: torch.Tensor,
+    focal: torch.Tensor,
+    size: tuple[int, int],
+    pose_iters: int,
+    pose_lr: float,
+    pose_drop: tuple[int | None, float],
+    full_iters: int,
+    full_lr: float,
+    full_drop: tuple[int | None, float],
+    init_tz: float = -7.0,
+    task=None,
+) -> dict[str, torch.Tensor]:
+    """Fit ``C`` independent problems at once: ``target [C,S,68,2]``, ``focal [C]``; id shared within a problem.
+
+    Loss per problem: ``lan + 0.5·mean(id²) + 0.4·mean(exp²)`` (pose-only first). Returns ``id [C,K]``,
+    ``exp [C,S,E]``, ``euler``/``trans`` ``[C,S,3]`` and the final per-problem landmark loss ``lan [C]``.
+    """
+    c, s = target.shape[:2]
+    dev = target.device
+    h, w = size
+    id_c = torch.zeros(c, model.id_dim, device=dev, requires_grad=True)
+    exp = torch.zeros(c, s, model.exp_dim, device=dev, requires_grad=True)
+    euler = torch.zeros(c, s, 3, device=dev, requires_grad=True)
+    trans = torch.zeros(c, s, 3, device=dev)
+    trans[..., 2] = init_tz
+    trans.requires_grad_(True)
+    cam = PerspectiveCamera.adnerf(focal.repeat_interleave(s), w, h)
+
+    def predict():
+        ids = id_c.repeat_interleave(s, 0)
+        return model.landmarks(ids, exp.reshape(c * s, -1), euler.reshape(-1, 3), trans.reshape(-1, 3), cam)
+
+    def pose_loss(_it):
+        return lan_loss(predict().reshape(c, s, 68, 2), target).sum()
+
+    def full_loss(_it):
+        lan = lan_loss(predict().reshape(c, s, 68, 2), target)
+        reg = 0.5 * id_c.square().mean(1) + 0.4 * exp.square().flatten(1).mean(1)
+        return (lan + reg).sum()
+
+    _adam_steps([euler, trans], pose_loss, pose_iters, pose_lr, pose_drop[0], pose_drop[1], task)
+    _adam_steps([id_c, exp, euler, trans], full_loss, full_iters, full_lr, full_drop[0], full_drop[1], task)
+    with torch.no_grad():
+        lan = lan_loss(predict().reshape(c, s, 68, 2), target)
+    return {"id": id_c.detach(), "exp": exp.detach(), "euler": euler.detach(), "trans": trans.detach(), "lan": lan}
+
+
+# ----------------------------------------------------------------------------------------------- stages
+def stage_focal(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: TrackerConfig, progress=None) -> Path:
+    """Focal search -> ``focal.pt`` (``focal``, per-candidate ``losses``)."""
+    out = Path(work) / "focal.pt"
+    if cfg.focal is not None:
+        return _save(out, {"focal": float(cfg.focal), "candidates": [float(cfg.focal)], "losses": [0.0]})
+    dev = model.device
+    ids = np.arange(0, len(lms), max(1, cfg.focal_frame_step))
+    target_one = torch.as_tensor(lms[ids], dtype=torch.float32, device=dev)
+    cands = [float(f) for f in cfg.focal_candidates]
+    step = (cands[1] - cands[0]) if len(cands) > 1 else 100.0
+    all_c: list[float] = []
+    all_l: list[float] = []
+    rounds = 1 + max(0, cfg.focal_refine)
+    with _task(progress, "tracking: focal search", rounds * (cfg.focal_pose_iters + cfg.focal_full_iters)) as task:
+        for r in range(rounds):
+            if r > 0:
+                best = all_c[int(np.argmin(all_l))]
+                step /= 4.0
+                cands = [best + k * step for k in (-3, -2, -1, 1, 2, 3) if best + k * step > 50]
+            focal = torch.tensor(cands, device=dev)
+            target = target_one[None].expand(len(cands), -1, -1, -1)
+            res = fit_landmarks(
+                model,
+                target,
+                focal,
+                size,
+                cfg.focal_pose_iters,
+                0.1,
+                (None, 1.0),
+                cfg.focal_full_iters,
+                0.1,
+                (1500, 0.2),
+                cfg.init_tz,
+                task,
+            )
+            all_c += cands
+            all_l += [float(v) for v in res["lan"].cpu()]
+    best = all_c[int(np.argmin(all_l))]
+    log.info("focal search: best focal %.1f", best)
+    return _save(out, {"focal": best, "candidates": all_c, "losses": all_l, "frames": ids.tolist()})
+
+
+def stage_landmarks(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: TrackerConfig, progress=None) -> Path:
+    """Coarse landmark fit of every frame at the chosen focal -> ``landmark_fit.pt``."""
+    focal = float(_load(Path(work) / "focal.pt")["focal"])
+    dev = model.device
+    target = torch.as_tensor(lms, dtype=torch.float32, device=dev)[None]
+    with _task(progress, "tracking: landmark fit", cfg.coarse_pose_iters + cfg.coarse_full_iters) as task:
+        res = fit_landmarks(
+            model,
+            target,
+            torch.tensor([focal], device=dev),
+            size,
+            cfg.coarse_pose_iters,
+            1.0,
+            (1000, 0.1),
+            cfg.coarse_full_iters,
+            0.1,
+            (1000, 0.2),
+            cfg.init_tz,
+            task,
+        )
+    params = {k: res[k][0].cpu() for k in ("exp", "euler", "trans")}
+    params["id"] = res["id"].cpu()  # [1,K]
+    params["focal"] = torch.tensor([focal])
+    params["lan"] = float(res["lan"][0])
+    return _save(Path(work) / "landmark_fit.pt", params)
+
+
+def stage_smooth(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: TrackerConfig, progress=None) -> Path:
+    """Landmark + temporal Laplacian + expression regulariser over the whole clip -> ``smooth_fit.pt``."""
+    p = _load(Path(work) / "landmark_fit.pt")
+    dev = model.device
+    h, w = size
+    focal = float(p["focal"][0])
+    cam = PerspectiveCamera.adnerf(focal, w, h)
+    target = torch.as_tensor(lms, dtype=torch.float32, device=dev)
+    id_c = p["id"].to(dev)
+    exp = p["exp"].to(dev).clone().requires_grad_(True)
+    euler = p["euler"].to(dev).clone().requires_grad_(True)
+    trans = p["trans"].to(dev).clone().requires_grad_(True)
+    rigid = model.rigid_ids
+
+    def loss_fn(_it):
+        lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam)[None], target[None])[0]
+        geo = transform(model.geometry(id_c, exp, rigid), euler, trans)
+        return lan + cfg.lap_weight * lap_loss(geo) + exp.square().mean()
+
+    with _task(progress, "tracking: temporal smoothing", cfg.smooth_iters) as task:
+        _adam_steps([exp, euler, trans], loss_fn, cfg.smooth_iters, cfg.smooth_lr, None, 1.0, task)
+    out = {k: v for k, v in p.items() if k not in ("exp", "euler", "trans")}
+    out.update(exp=exp.detach().cpu(), euler=euler.detach().cpu(), trans=trans.detach().cpu())
+    return _save(Path(work) / "smooth_fit.pt", out)
+
+
+def _photo_setup(model: FaceModel, size, cfg: TrackerConfig, focal: float):
+    h, w = size
+    hs, ws = max(8, round(h * cfg.photo_scale)), max(8, round(w * cfg.photo_scale))
+    sx, sy = ws / w, hs / h
+    cam = PerspectiveCamera(focal * sx, w / 2.0 * sx, h / 2.0 * sy)
+    return (hs, ws), (sx, sy), cam
+
+
+def _images(frames: FrameSource, ids, hw, dev) -> torch.Tensor:
+    imgs = frames.read(ids)
+    if imgs.shape[1:3] != tuple(hw):
+        import cv2
+
+        imgs = np.stack([cv2.resize(im, (hw[1], hw[0]), interpolation=cv2.INTER_AREA) for im in imgs])
+    return torch.as_tensor(imgs, dtype=torch.float32, device=dev)
+
+
+def render_faces(model, id_c, exp, euler, trans, tex, light, cam, hw):
+    """Rendered colour ``[B,H,W,3]`` (0-255) and mask of the model with SH-lit albedo."""
+    geo = transform(model.geometry(id_c, exp), euler, trans)
+    col = shade_vertices(geo, model.tris, model.texture(tex).expand(geo.shape[0], -1, -1), light)
+    screen = cam.to_screen(geo)
+    frags = rasterize(screen, model.tris, hw)
+    return interpolate(col, screen, model.tris, frags), frags.mask
+
+
+def col_loss(pred: torch.Tensor, img: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Σ‖pred − img‖² / 255 over rendered pixels ÷ rendered area (AD-NeRF's photometric term)."""
+    m = mask.to(pred.dtype)
+    return ((pred - img).square().sum(-1) / 255.0 * m).sum() / m.sum().clamp(min=1.0)
+
+
+def stage_light(
+    work: Path, frames: FrameSource, lms, model: FaceModel, size, cfg: TrackerConfig, progress=None
+) -> Path:
+    """Texture and SH lighting on up to ``batch_size`` frames spread over the clip -> ``light_fit.pt``."""
+    p = _load(Path(work) / "smooth_fit.pt")
+    dev = model.device
+    n = len(lms)
+    ids = np.unique(np.linspace(0, n - 1, min(n, cfg.batch_size)).round().astype(int))
+    hw, (sx, sy), cam = _photo_setup(model, size, cfg, float(p["focal"][0]))
+    imgs = _images(frames, ids, hw, dev)
+    target = torch.as_tensor(lms[ids], dtype=torch.float32, device=dev) * torch.tensor([sx, sy], device=dev)
+    id_c = p["id"].to(dev).clone().requires_grad_(True)
+    exp = p["exp"][ids].to(dev).clone().requires_grad_(True)
+    euler = p["euler"][ids].to(dev).clone().requires_grad_(True)
+    trans = p["trans"][ids].to(dev).clone().requires_grad_(True)
+    tex = torch.zeros(1, model.tex_dim, device=dev, requires_grad=True)
+    light = torch.zeros(len(ids), 27, device=dev, requires_grad=True)
+    opt_a = torch.optim.Adam([tex, light], lr=0.1)
+    opt_b = torch.optim.Adam([euler, trans, exp, id_c], lr=0.01)
+    with _task(progress, "tracking: texture and lighting", cfg.light_iters) as task:
+        for it in range(cfg.light_iters):
+            if it == 50:
+                for opt, lr in ((opt_a, 0.1), (opt_b, 0.01)):
+                    for g in opt.param_groups:
+                        g["lr"] = lr * 0.2
+            img, mask = render_faces(model, id_c, exp, euler, trans, tex, light, cam, hw)
+            col = col_loss(img, imgs, mask)
+            lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam)[None], target[None])[0]
+            reg_id, reg_exp = id_c.square().mean(), exp.square().mean()
+            if it <= 50:
+                loss = col + 3 * lan + 2 * reg_id + 1 * reg_exp
+            else:
+                loss = col + 0.05 * lan + 1.0 * reg_id + 0.8 * reg_exp
+            opt_a.zero_grad(set_to_none=True)
+            opt_b.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_a.step()
+            opt_b.step()
+            _advance(task)
+    out = dict(p)
+    out.update(id=id_c.detach().cpu(), tex=tex.detach().cpu(), light=light.detach().mean(0, keepdim=True).cpu())
+    return _save(Path(work) / "light_fit.pt", out)
+
+
+def batch_starts(n: int, batch: int) -> list[int]:
+    """Consecutive batches of ``batch`` frames; the last is right-aligned (never past the end)."""
+    if n <= batch:
+        return [0]
+    starts = list(range(0, n - batch + 1, batch))
+    if starts[-1] + batch < n:
+        starts.append(n - batch)
+    return starts
+
+
+def stage_photometric(
+    work: Path, frames: FrameSource, lms, model: FaceModel, size, cfg: TrackerConfig, progress=None
+) -> Path:
+    """Per-batch photometric refinement of exp/euler/trans/light -> ``photo_fit.pt``."""
+    p = _load(Path(work) / "light_fit.pt")
+    dev = model.device
+    n = len(lms)
+    hw, (sx, sy), cam = _photo_setup(model, size, cfg, float(p["focal"][0]))
+    id_c, tex = p["id"].to(dev), p["tex"].to(dev)
+    exp_all, euler_all, trans_all = p["exp"].clone(), p["euler"].clone(), p["trans"].clone()
+    light_all = p["light"].expand(n, -1).clone()
+    done = torch.zeros(n, dtype=torch.bool)
+    rigid = model.rigid_ids
+    starts = batch_starts(n, cfg.batch_size)
+    with _task(progress, "tracking: photometric refinement", len(starts) * cfg.fine_iters) as task:
+        for s0 in starts:
+            ids = np.arange(s0, min(n, s0 + cfg.batch_size))
+            ctx = [i for i in range(max(0, s0 - cfg.context_frames), s0) if done[i]]
+            imgs = _images(frames, ids, hw, dev)
+            target = torch.as_tensor(lms[ids], dtype=torch.float32, device=dev) * torch.tensor([sx, sy], device=dev)
+            exp = exp_all[ids].to(dev).requires_grad_(True)
+            euler = euler_all[ids].to(dev).requires_grad_(True)
+            trans = trans_all[ids].to(dev).requires_grad_(True)
+            light = light_all[ids].to(dev).requires_grad_(True)
+            with torch.no_grad():
+                ctx_geo = transform(
+                    model.geometry(id_c, exp_all[ctx].to(dev), rigid), euler_all[ctx].to(dev), trans_all[ctx].to(dev)
+                )
+            opt = torch.optim.Adam([exp, euler, trans, light], lr=0.005)
+            for it in range(cfg.fine_iters):
+                img, mask = render_faces(model, id_c, exp, euler, trans, tex, light, cam, hw)
+                col = col_loss(img, imgs, mask)
+                lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam)[None], target[None])[0]
+                geo = transform(model.geometry(id_c, exp, rigid), euler, trans)
+                lap = lap_loss(torch.cat((ctx_geo, geo)))
+                w_lan = 8.0 if it <= 30 else 1.5
+                loss = 0.5 * col + w_lan * lan + cfg.lap_weight * lap + exp.square().mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                _advance(task)
+            exp_all[ids], euler_all[ids] = exp.detach().cpu(), euler.detach().cpu()
+            trans_all[ids], light_all[ids] = trans.detach().cpu(), light.detach().cpu()
+            done[ids] = True
+    out = dict(p)
+    out.update(exp=exp_all, euler=euler_all, trans=trans_all, light=light_all)
+    return _save(Path(work) / "photo_fit.pt", out)
+
+
+def final_params(work: Path, mode: str) -> dict:
+    """The last stage's parameters for ``mode`` (``photo_fit.pt`` or ``smooth_fit.pt``)."""
+    return _load(Path(work) / ("photo_fit.pt" if mode == "full" else "smooth_fit.pt"))
+
+
+def stage_write(
+    work: Path, out_dir: Path, lms: np.ndarray, size, mode: str, train_fraction=SPLIT_ERNERF
+) -> dict[str, Path]:
+    """``track_params.pt`` + ``transforms_{train,val}.json`` in ``out_dir``."""
+    p = final_params(work, mode)
+    h, w = size
+    out = Path(out_dir)
+    paths = {"track_params": save_track_params(out / "track_params.pt", p)}
+    tj = write_transforms(
+        out, p["euler"].numpy(), p["trans"].numpy(), float(p["focal"][0]), w, h, lms, train_fraction
+    )
+    paths.update({f"transforms_{k}": v for k, v in tj.items()})
+    return paths
+
+
+def stage_debug(
+    work: Path, out_dir: Path, frames: FrameSource, model: FaceModel, mode: str, mp4: bool = True, progress=None
+) -> dict[str, Path]:
+    """Render the fitted mesh over every frame: ``debug/<i>.png`` and (if ``mp4``) ``debug.mp4``."""
+    p = final_params(work, mode)
+    dev = model.device
+    n = len(p["euler"])
+    size = frames.size
+    h, w = size
+    cam = PerspectiveCamera.adnerf(float(p["focal"][0]), w, h)
+    tex = p.get("tex", torch.zeros(1, model.tex_dim)).to(dev)
+    light = p.get("light", torch.zeros(1, 27)).to(dev)
+    if light.shape[0] == 1:
+        light = light.expand(n, -1)
+    ddir = Path(out_dir) / "debug"
+    ddir.mkdir(parents=True, exist_ok=True)
+    writer = None
+    if mp4:
+        from tfk.media import VideoWriter
+
+        writer = VideoWriter(Path(out_dir) / "debug.mp4", fps=25)
+        writer.__enter__()
+    import cv2
+
+    try:
+        with _task(progress, "tracking: debug renders", n) as task, torch.no_grad():
+            for s0 in range(0, n, 8):
+                ids = np.arange(s0, min(n, s0 + 8))
+                img, mask = render_faces(
+                    model,
+                    p["id"].to(dev),
+                    p["exp"][ids].to(dev),
+                    p["euler"][ids].to(dev),
+                    p["trans"][ids].to(dev),
+                    tex,
+                    light[ids],
+                    cam,
+                    size,
+                )
+                src = frames.read(ids).astype(np.float32)
+                rend = img.clamp(0, 255).cpu().numpy()
+                m = mask.cpu().numpy()[..., None].astype(np.float32) * 0.6
+                blend = (src * (1 - m) + rend * m).round().astype(np.uint8)
+                for k, i in enumerate(ids):
+                    _imwrite(ddir / f"{i}.png", blend[k], cv2)
+                    if writer is not None:
+                        writer.write(blend[k])
+                _advance(task, len(ids))
+    except BaseException:
+        if writer is not None:
+            writer.__exit__(*__import__("sys").exc_info())
+        raise
+    if writer is not None:
+        writer.__exit__(None, None, None)
+    out = {"debug_dir": ddir}
+    if mp4:
+        out["debug_mp4"] = Path(out_dir) / "debug.mp4"
+    return out
+
+
+def _imwrite(path: Path, rgb: np.ndarray, cv2) -> None:
+    tmp = path.with_name(f".{path.stem}.part.png")
+    if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)):
+        raise BadInput(f"could not write {path}")
+    os.replace(tmp, path)
+
+
+# ----------------------------------------------------------------------------------------------- driver
+def track_video(
+    landmarks,
+    model: FaceModel | str | os.PathLike[str] | None,
+    out_dir: str | os.PathLike[str],
+    *,
+    frames=None,
+    image_size: tuple[int, int] | None = None,
+    mode: str = "landmarks",
+    train_fraction: float | Fraction = SPLIT_ERNERF,
+    device: str | torch.device | None = "cpu",
+    config: TrackerConfig | None = None,
+    work_dir: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    debug: bool = False,
+    debug_mp4: bool = True,
+    progress=None,
+) -> dict[str, Path]:
+    """Track a clip and write ``track_params.pt`` + ``transforms_{train,val}.json`` into ``out_dir``.
+
+    ``landmarks``: ``[N,68,2]`` array, ``.npy``, ``.lms`` directory or a ``tfk.face.LandmarkTrack``.
+    ``frames``: a directory of ``{i}.jpg``, a video, or an array (needed for ``mode="full"`` and ``debug``).
+    ``image_size`` ``(height, width)`` is taken from ``frames`` when given. ``model``: a :class:`FaceModel`,
+    a path to ``adnerf_3dmm.npz``, or ``None`` for the imported BFM (``MissingWeights`` with the import command
+    otherwise). ``train_fraction``: ``10/11`` (ER-NeRF, AD-NeRF) or ``0.5`` (DFRF). Stages whose file exists in
+    ``work_dir`` (default ``out_dir/.track``) are skipped when ``resume``.
+    """
+    if mode not in ("full", "landmarks"):
+        raise UsageError(f"tracking mode must be 'full' or 'landmarks', not {mode!r}")
+    cfg = config or TrackerConfig()
+    dev = resolve_device(device)
+    torch.manual_seed(cfg.seed)
+    lms = load_landmarks(landmarks)
+    src = FrameSource(frames) if frames is not None else None
+    if src is not None:
+        if len(src) != len(lms):
+            raise BadInput(f"{len(src)} frames but {len(lms)} landmark frames")
+        size = src.size
+    elif image_size is not None:
+        size = (int(image_size[0]), int(image_size[1]))
+    else:
+        raise UsageError("track_video needs frames or image_size=(height, width)")
+    if (mode == "full" or debug) and src is None:
+        raise UsageError("photometric tracking and debug renders need the frames")
+    if model is None:
+        from tfk.tdmm.bfm import adnerf_model_path
+
+        model = adnerf_model_path()
+    if not isinstance(model, FaceModel):
+        model = FaceModel.load(model, cfg.id_dim, cfg.exp_dim, cfg.tex_dim)
+    model = model.to(dev)
+    out = Path(out_dir)
+    work = Path(work_dir) if work_dir is not None else out / ".track"
+    work.mkdir(parents=True, exist_ok=True)
+    settings = {"config": asdict(cfg), "mode": mode, "size": list(size), "n": int(len(lms))}
+    stamp = work / "settings.pt"
+    if resume and stamp.is_file() and torch.load(stamp, weights_only=True) != settings:
+        log.info("tracking settings changed: recomputing every stage")
+        resume = False
+    if not resume:
+        for f in work.glob("*.pt"):
+            f.unlink()
+    _save(stamp, settings)
+
+    plan: list[tuple[str, Callable[[], object]]] = [
+        ("focal.pt", lambda: stage_focal(work, lms, model, size, cfg, progress)),
+        ("landmark_fit.pt", lambda: stage_landmarks(work, lms, model, size, cfg, progress)),
+        ("smooth_fit.pt", lambda: stage_smooth(work, lms, model, size, cfg, progress)),
+    ]
+    if mode == "full":
+        plan += [
+            ("light_fit.pt", lambda: stage_light(work, src, lms, model, size, cfg, progress)),
+            ("photo_fit.pt", lambda: stage_photometric(work, src, lms, model, size, cfg, progress)),
+        ]
+    rerun = not resume
+    for fname, run in plan:
+        if not rerun and (work / fname).is_file():
+            log.info("tracking: %s exists, skipping", fname)
+            continue
+        rerun = True  # every later stage depends on this one
+        run()
+    paths = stage_write(work, out, lms, size, mode, train_fraction)
+    if debug:
+        paths.update(stage_debug(work, out, src, model, mode, debug_mp4, progress))
+    return paths
