@@ -128,7 +128,7 @@ def test_audio_path_errors_early(tmp_path: Path, backend: str) -> None:
 
 
 def test_bad_suffix(tmp_path: Path) -> None:
-    with pytest.raises(errors.UsageError, match=".mp4"):
+    with pytest.raises(errors.UsageError, match=r"\.mp4"):
         VideoWriter(tmp_path / "x.xyz")
 
 

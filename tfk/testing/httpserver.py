@@ -145,7 +145,8 @@ class _Server(ThreadingHTTPServer):
 class LocalHTTPServer:
     """Threaded HTTP server on 127.0.0.1 with a random port. Use as a context manager or start()/stop()."""
 
-    def __init__(self, files: dict[str, bytes] | Path | str | None = None):
+    def __init__(self, files: dict[str, bytes] | Path | str | None = None, *, root: Path | str | None = None):
+        """``files``: a dict path -> bytes, or a directory to serve; ``root``: a directory (files under it)."""
         self.files: dict[str, bytes] = {}
         self.root: Path | None = None
         self.requests: Counter[str] = Counter()
@@ -158,6 +159,8 @@ class LocalHTTPServer:
                 self.add(k, v)
         elif files is not None:
             self.root = Path(files)
+        if root is not None:
+            self.root = Path(root)
 
     # -- content and faults ---------------------------------------------------------------------
     def add(self, path: str, data: bytes) -> str:

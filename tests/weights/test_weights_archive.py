@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tarfile
@@ -9,12 +10,16 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import sha
 
 from tfk.errors import BadInput, ExitCode, InvalidArtifact
 from tfk.weights import store
 from tfk.weights.archive import check_archive, extract_all, extract_member
 from tfk.weights.artifact import Artifact
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 GRAPH = os.urandom(200_000)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -9,11 +10,15 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import sha
 
 from tfk.errors import InvalidArtifact
 from tfk.weights import store
 from tfk.weights.artifact import Artifact
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 DATA = os.urandom(120_000)
 GATED = b"GATED-v1" + os.urandom(500)

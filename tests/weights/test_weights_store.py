@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -10,7 +11,6 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import sha
 
 from tfk.errors import (
     ChecksumMismatch,
@@ -23,6 +23,11 @@ from tfk.errors import (
 )
 from tfk.weights import catalog, store
 from tfk.weights.artifact import Artifact
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 DATA = os.urandom(300_000)
 MAT_MAGIC = b"MATLAB 5.0 MAT-file"

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections import namedtuple
 
 import pytest
-from conftest import sha
 
 from tfk.errors import ChecksumMismatch, DiskFull, ExitCode, NetworkError, OfflineError
 from tfk.weights import store
 from tfk.weights.artifact import Artifact
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 DATA = os.urandom(2_500_000)
 
