@@ -144,3 +144,17 @@ def test_ffmpeg_failure_is_reported_and_cleaned_up(
         write_video(out_dir / "x.mp4", source_frames[:5], audio=synth.synthetic_speech(0.5), backend="ffmpeg")
     assert "\n" not in str(exc.value)
     assert _only(out_dir) == []
+
+
+def test_auto_backend_falls_back_to_pyav(
+    tmp_path: Path, source_frames: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert VideoWriter(tmp_path / "a.mp4").backend == "ffmpeg"
+    monkeypatch.setenv("TFK_FFMPEG", str(tmp_path / "no-such-ffmpeg"))
+    w = VideoWriter(tmp_path / "b.mp4", audio=synth.synthetic_speech(0.4))
+    assert w.backend == "pyav"
+    with w:
+        for f in source_frames[:10]:
+            w.write(f)
+    info = probe(tmp_path / "b.mp4")
+    assert info.n_frames == 10 and abs(info.audio_duration - 0.4) <= FRAME

@@ -180,7 +180,8 @@ class VideoWriter:
 
     def __del__(self) -> None:  # a writer dropped without close() leaves no temp file behind
         if not getattr(self, "_closed", True) and getattr(self, "_enc", None) is not None:
-            self.abort()
+            with contextlib.suppress(Exception):
+                self.abort()
 
 
 class _PipeEncoder:

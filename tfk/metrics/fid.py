@@ -204,19 +204,25 @@ def validate_inception_weights(path: str | Path) -> None:
 class FeatureStats:
     """Streaming mean/covariance of feature vectors (float64 sums; memory independent of N)."""
 
-    def __init__(self, dim: int = 2048):
+    def __init__(self, dim: int | None = None):
         self.n = 0
-        self.s = np.zeros(dim, dtype=np.float64)
-        self.ss = np.zeros((dim, dim), dtype=np.float64)
+        self.s = np.zeros(dim, dtype=np.float64) if dim else None
+        self.ss = np.zeros((dim, dim), dtype=np.float64) if dim else None
 
     def update(self, feats) -> None:
-        f = np.asarray(feats, dtype=np.float64).reshape(-1, self.s.shape[0])
+        f = np.asarray(feats, dtype=np.float64)
+        f = f.reshape(len(f), -1) if f.ndim > 1 else f.reshape(1, -1)
+        if self.s is None:  # sized by the first batch
+            self.s = np.zeros(f.shape[1], dtype=np.float64)
+            self.ss = np.zeros((f.shape[1], f.shape[1]), dtype=np.float64)
+        if f.shape[1] != self.s.shape[0]:
+            raise ValueError(f"FID: feature size {f.shape[1]} differs from {self.s.shape[0]}")
         self.n += len(f)
         self.s += f.sum(0)
         self.ss += f.T @ f
 
     def mean_cov(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.n < 2:
+        if self.n < 2 or self.s is None:
             raise ValueError("FID needs at least 2 feature vectors per set")
         mu = self.s / self.n
         cov = (self.ss - self.n * np.outer(mu, mu)) / (self.n - 1)

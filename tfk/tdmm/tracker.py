@@ -66,11 +66,25 @@ class TrackerConfig:
     lap_weight: float = 1e5
     photo_scale: float = 1.0  #: render the photometric stages at this fraction of the frame size
     init_tz: float = -7.0
+    iters_scale: float = 1.0  #: scales every iteration count and learning-rate drop point (speed vs accuracy)
+    polish: float = 0.25  #: tfk addition: last fraction of each landmark stage at 0.1× the final lr (0 = original)
     id_dim: int = 100
     exp_dim: int = 79
     tex_dim: int = 100
     seed: int = 0
     extra: dict = field(default_factory=dict)
+
+    def drops(self, n_iters: int, original: tuple[tuple[int, float], ...] = ()) -> list[tuple[int, float]]:
+        """The original learning-rate drops (scaled) plus the polish drop (×0.1) for the last ``polish`` part."""
+        out = [(self.its(it), f) for it, f in original]
+        if self.polish > 0:
+            last = out[-1][1] if out else 1.0
+            out.append((max(1, int(n_iters * (1 - self.polish))), last * 0.1))
+        return sorted(out)
+
+    def its(self, n: int) -> int:
+        """``n`` iterations scaled by ``iters_scale`` (at least 1)."""
+        return max(1, round(n * self.iters_scale))
 
 
 # ----------------------------------------------------------------------------------------------- utilities
@@ -124,12 +138,14 @@ def lap_loss(verts: torch.Tensor) -> torch.Tensor:
     return lap.square().sum(-1).mean()
 
 
-def _adam_steps(params, loss_fn, iters: int, lr: float, drop_at: int | None, factor: float, task=None) -> None:
+def _adam_steps(params, loss_fn, iters: int, lr: float, drops=(), task=None) -> None:
+    """Adam for ``iters`` steps; ``drops`` = ``[(iteration, factor)]`` sets ``lr·factor`` from that iteration."""
     opt = torch.optim.Adam(params, lr=lr)
+    schedule = dict(drops)
     for it in range(iters):
-        if drop_at is not None and it == drop_at:
+        if it in schedule:
             for g in opt.param_groups:
-                g["lr"] = lr * factor
+                g["lr"] = lr * schedule[it]
         opt.zero_grad(set_to_none=True)
         loss = loss_fn(it)
         loss.backward()
@@ -145,10 +161,10 @@ def fit_landmarks(
     size: tuple[int, int],
     pose_iters: int,
     pose_lr: float,
-    pose_drop: tuple[int | None, float],
+    pose_drops,
     full_iters: int,
     full_lr: float,
-    full_drop: tuple[int | None, float],
+    full_drops,
     init_tz: float = -7.0,
     task=None,
 ) -> dict[str, torch.Tensor]:
@@ -180,8 +196,8 @@ def fit_landmarks(
         reg = 0.5 * id_c.square().mean(1) + 0.4 * exp.square().flatten(1).mean(1)
         return (lan + reg).sum()
 
-    _adam_steps([euler, trans], pose_loss, pose_iters, pose_lr, pose_drop[0], pose_drop[1], task)
-    _adam_steps([id_c, exp, euler, trans], full_loss, full_iters, full_lr, full_drop[0], full_drop[1], task)
+    _adam_steps([euler, trans], pose_loss, pose_iters, pose_lr, pose_drops, task)
+    _adam_steps([id_c, exp, euler, trans], full_loss, full_iters, full_lr, full_drops, task)
     with torch.no_grad():
         lan = lan_loss(predict().reshape(c, s, 68, 2), target)
     return {"id": id_c.detach(), "exp": exp.detach(), "euler": euler.detach(), "trans": trans.detach(), "lan": lan}
@@ -201,7 +217,9 @@ def stage_focal(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Tracke
     all_c: list[float] = []
     all_l: list[float] = []
     rounds = 1 + max(0, cfg.focal_refine)
-    with _task(progress, "tracking: focal search", rounds * (cfg.focal_pose_iters + cfg.focal_full_iters)) as task:
+    its = cfg.its
+    total = rounds * (its(cfg.focal_pose_iters) + its(cfg.focal_full_iters))
+    with _task(progress, "tracking: focal search", total) as task:
         for r in range(rounds):
             if r > 0:
                 best = all_c[int(np.argmin(all_l))]
@@ -214,12 +232,12 @@ def stage_focal(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Tracke
                 target,
                 focal,
                 size,
-                cfg.focal_pose_iters,
+                its(cfg.focal_pose_iters),
                 0.1,
-                (None, 1.0),
-                cfg.focal_full_iters,
+                cfg.drops(its(cfg.focal_pose_iters)),
+                its(cfg.focal_full_iters),
                 0.1,
-                (1500, 0.2),
+                cfg.drops(its(cfg.focal_full_iters), ((1500, 0.2),)),
                 cfg.init_tz,
                 task,
             )
@@ -235,18 +253,19 @@ def stage_landmarks(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Tr
     focal = float(_load(Path(work) / "focal.pt")["focal"])
     dev = model.device
     target = torch.as_tensor(lms, dtype=torch.float32, device=dev)[None]
-    with _task(progress, "tracking: landmark fit", cfg.coarse_pose_iters + cfg.coarse_full_iters) as task:
+    its = cfg.its
+    with _task(progress, "tracking: landmark fit", its(cfg.coarse_pose_iters) + its(cfg.coarse_full_iters)) as task:
         res = fit_landmarks(
             model,
             target,
             torch.tensor([focal], device=dev),
             size,
-            cfg.coarse_pose_iters,
+            its(cfg.coarse_pose_iters),
             1.0,
-            (1000, 0.1),
-            cfg.coarse_full_iters,
+            cfg.drops(its(cfg.coarse_pose_iters), ((1000, 0.1),)),
+            its(cfg.coarse_full_iters),
             0.1,
-            (1000, 0.2),
+            cfg.drops(its(cfg.coarse_full_iters), ((1000, 0.2),)),
             cfg.init_tz,
             task,
         )
@@ -276,8 +295,8 @@ def stage_smooth(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Track
         geo = transform(model.geometry(id_c, exp, rigid), euler, trans)
         return lan + cfg.lap_weight * lap_loss(geo) + exp.square().mean()
 
-    with _task(progress, "tracking: temporal smoothing", cfg.smooth_iters) as task:
-        _adam_steps([exp, euler, trans], loss_fn, cfg.smooth_iters, cfg.smooth_lr, None, 1.0, task)
+    with _task(progress, "tracking: temporal smoothing", cfg.its(cfg.smooth_iters)) as task:
+        _adam_steps([exp, euler, trans], loss_fn, cfg.its(cfg.smooth_iters), cfg.smooth_lr, (), task)
     out = {k: v for k, v in p.items() if k not in ("exp", "euler", "trans")}
     out.update(exp=exp.detach().cpu(), euler=euler.detach().cpu(), trans=trans.detach().cpu())
     return _save(Path(work) / "smooth_fit.pt", out)

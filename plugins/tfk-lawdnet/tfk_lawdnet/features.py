@@ -76,7 +76,7 @@ def frontend_runner(
         model = DeepSpeechV01(path)
 
         def run_dp1(audio: np.ndarray) -> np.ndarray:
-            return _finite(model.features(audio, sr=SAMPLE_RATE, layout="lawdnet"))
+            return _finite(model.features(_dither_silence(audio), sr=SAMPLE_RATE, layout="lawdnet"))
 
         return run_dp1
     from tfk.audio import deepspeech_pt
@@ -84,9 +84,19 @@ def frontend_runner(
     model2 = deepspeech_pt.load_model(path, device=device)
 
     def run_dp2(audio: np.ndarray) -> np.ndarray:
-        return _finite(deepspeech_pt.features(model2, audio, sr=SAMPLE_RATE))
+        return _finite(deepspeech_pt.features(model2, _dither_silence(audio), sr=SAMPLE_RATE))
 
     return run_dp2
+
+
+def _dither_silence(audio: np.ndarray, level: float = 1e-4) -> np.ndarray:
+    """Digital silence has no spectral statistics to normalise by; give it a fixed, inaudible (-80 dBFS) noise
+    floor (seeded, so the result is reproducible). Real audio is returned unchanged."""
+    a = np.asarray(audio, dtype=np.float32)
+    if a.size and float(np.abs(a).max()) >= 1e-6:
+        return a
+    rng = np.random.default_rng(0)
+    return (a + level * rng.standard_normal(a.size)).astype(np.float32)
 
 
 def _finite(x) -> np.ndarray:

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from metrics_toys import FRAME, ToyNet, toy_clip
 
 from tfk.errors import BadInput, MissingWeights
 from tfk.metrics.sync import (
@@ -12,8 +13,6 @@ from tfk.metrics.sync import (
     sync_from_features,
     syncnet_shapes,
 )
-
-FRAME = 640  # audio samples per 25 fps frame at 16 kHz
 
 
 def test_syncnet_key_and_parameter_contract():
@@ -66,55 +65,28 @@ def test_feature_shape_mismatch():
         sync_from_features(torch.zeros(5, 4), torch.zeros(6, 4))
 
 
-class _ToyNet:
-    """Embeds a lip window by its 5 frame brightnesses and an audio window by its 5 per-frame log energies.
-
-    Both are standardised, so the distance is smallest where brightness and loudness sequences line up.
-    """
-
-    @staticmethod
-    def _std(x: torch.Tensor) -> torch.Tensor:
-        x = x - x.mean(dim=1, keepdim=True)
-        return x / (x.norm(dim=1, keepdim=True) + 1e-6)
-
-    def forward_lip(self, x: torch.Tensor) -> torch.Tensor:  # [B,3,5,224,224]
-        return self._std(x.mean(dim=(1, 3, 4)))
-
-    def forward_aud(self, x: torch.Tensor) -> torch.Tensor:  # [B,1,13,20]; c0 = log frame energy
-        return self._std(x[:, 0, 0, :].reshape(-1, 5, 4).mean(dim=2))
-
-
-def _clip(n=60, seed=0):
-    rng = np.random.default_rng(seed)
-    b = rng.uniform(40, 215, size=n)
-    frames = [np.full((48, 48, 3), v, np.uint8) for v in b]
-    amp = 20 * np.exp(b / 30) / 32768
-    audio = np.concatenate([a * rng.standard_normal(FRAME) for a in amp]).astype(np.float32)
-    return frames, audio
-
-
 @pytest.mark.parametrize("k", [0, 3, -2])
 def test_pipeline_recovers_audio_delay(k):
-    frames, audio = _clip()
+    frames, audio = toy_clip()
     if k > 0:  # audio delayed by k frames
         audio = np.concatenate([np.zeros(k * FRAME, np.float32), audio])[: len(audio)]
     elif k < 0:  # audio early by |k| frames
         audio = np.concatenate([audio[-k * FRAME :], np.zeros(-k * FRAME, np.float32)])
-    res = lse(iter(frames), audio, net=_ToyNet())
+    res = lse(iter(frames), audio, net=ToyNet())
     assert res.offset == -k
     assert res.windows == 60 - 5
     assert res.lse_c > 0.3
 
 
-def test_random_syncnet_runs_on_a_synthetic_clip():
+def test_random_syncnet_runs_on_a_synthetictoy_clip():
     torch.manual_seed(0)
-    frames, audio = _clip(n=16)
+    frames, audio = toy_clip(n=16)
     res = lse(iter(frames), audio, net=SyncNet(), batch_size=4)
     assert np.isfinite([res.lse_c, res.lse_d]).all()
     assert -VSHIFT <= res.offset <= VSHIFT and res.windows == 11
 
 
 def test_too_short_clip_is_bad_input():
-    frames, audio = _clip(n=5)
+    frames, audio = toy_clip(n=5)
     with pytest.raises(BadInput):
-        lse(iter(frames), audio, net=_ToyNet())
+        lse(iter(frames), audio, net=ToyNet())

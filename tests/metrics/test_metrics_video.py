@@ -121,3 +121,51 @@ def test_real_clip_against_itself(shared_media):
     res = evaluate_videos(clip, clip, metrics=["psnr", "ssim"], max_frames=25)
     assert res["frames_generated"] == res["frames_reference"] == 200 and res["frames"] == 25
     assert res["metrics"]["psnr"] == 100.0 and res["metrics"]["ssim"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_network_metrics_are_wired_through(clips, monkeypatch):
+    """LPIPS and FID through evaluate_videos, with random-weight networks standing in for the store's."""
+    import torch
+
+    from tfk.metrics import fid, lpips
+
+    torch.manual_seed(0)
+    net = lpips.LPIPS("alex")
+    for lin in net.lins():
+        lin.model[1].weight.data.abs_()
+    proj = np.random.default_rng(0).normal(size=(16 * 16 * 3, 32))
+
+    def cheap_features(_net, frames, device="cpu"):  # InceptionV3 at 299x299 is too slow for a unit test
+        small = np.stack([cv2.resize(f, (16, 16), interpolation=cv2.INTER_AREA) for f in frames])
+        return small.reshape(len(frames), -1).astype(np.float64) / 255.0 @ proj
+
+    monkeypatch.setattr(lpips, "load_lpips", lambda *a, **k: net)
+    monkeypatch.setattr(fid, "load_inception", lambda *a, **k: object())
+    monkeypatch.setattr(fid, "inception_features", cheap_features)
+    same = evaluate_videos(clips["ref"], clips["ref"], metrics=["lpips", "fid"], batch_size=10)
+    noisy = evaluate_videos(clips["noisy"], clips["ref"], metrics=["lpips", "fid"], batch_size=10)
+    assert not same["errors"] and not noisy["errors"]
+    assert same["metrics"]["lpips"] == pytest.approx(0.0, abs=1e-6)
+    assert noisy["metrics"]["lpips"] > 1e-3
+    # 20 frames in 32 dimensions: rank-deficient covariances, so "zero" is only approximate
+    assert abs(same["metrics"]["fid"]) < 0.05 * noisy["metrics"]["fid"]
+
+
+def test_lse_uses_the_given_audio(tmp_path, monkeypatch):
+    import soundfile as sf
+    from metrics_toys import FRAME, ToyNet, toy_clip
+
+    from tfk.metrics import sync
+
+    monkeypatch.setattr(sync, "load_syncnet", lambda *a, **k: ToyNet())
+    frames, audio = toy_clip(n=40)
+    video = _write(tmp_path / "v.mp4", [cv2.resize(f, (64, 64)) for f in frames])
+    sf.write(tmp_path / "a.wav", audio, 16000)
+    delayed = np.concatenate([np.zeros(2 * FRAME, np.float32), audio])[: len(audio)]
+    sf.write(tmp_path / "late.wav", delayed, 16000)
+    res = evaluate_videos(video, video, metrics=["lse"], audio=tmp_path / "a.wav")
+    assert res["metrics"]["av_offset"] == 0 and res["metrics"]["lse_c"] > 0.3
+    late = evaluate_videos(video, video, metrics=["lse"], audio=tmp_path / "late.wav")
+    assert late["metrics"]["av_offset"] == -2
+    no_audio = evaluate_videos(video, video, metrics=["lse"])  # the video has no audio track
+    assert "lse" in no_audio["errors"] and "audio" in no_audio["errors"]["lse"]
