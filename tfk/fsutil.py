@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -12,23 +13,33 @@ from pathlib import Path
 from typing import Any
 
 
-def tmp_name(path: Path) -> Path:
-    """A unique temporary sibling of ``path`` (same directory, so ``os.replace`` is atomic)."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+def temp_sibling(path: Path) -> Path:
+    """A unique hidden temp path next to ``path`` that keeps its suffix (muxers guess formats from it)."""
+    path = Path(path)
+    return path.with_name(f".{path.stem}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}{path.suffix}")
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temp path to write; on success it replaces ``path``, on error it is removed."""
+    """Yield a temp path to write; on success it is fsynced and replaces ``path``, on any error it is removed.
+
+    ``ENOSPC`` while writing becomes :class:`tfk.errors.DiskFull`.
+    """
+    from tfk.errors import DiskFull
+
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tmp_name(final)
+    tmp = temp_sibling(final)
     try:
         yield tmp
-        if tmp.exists():
+        if tmp.is_file():
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
         os.replace(tmp, final)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFull(f"no space left on device while writing {final}") from exc
+        raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

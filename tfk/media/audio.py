@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tfk.errors import MissingStream, TruncatedMedia, ZeroDuration
-from tfk.media._atomic import atomic_path
+from tfk.fsutil import atomic_path
 from tfk.media._open import open_input
 
 if TYPE_CHECKING:

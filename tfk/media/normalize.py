@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from tfk.errors import UsageError
-from tfk.media._atomic import atomic_path
+from tfk.fsutil import atomic_path
 from tfk.media._ffmpeg import run_ffmpeg
 from tfk.media.info import preflight
 

@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tfk.errors import BadInput, DiskFull, UsageError, ZeroDuration
-from tfk.media._atomic import temp_sibling
+from tfk.fsutil import temp_sibling
 
 if TYPE_CHECKING:
     import numpy as np
