@@ -51,8 +51,31 @@ def _height(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return base + nose + brow
 
 
-def _smooth_fields(xy: np.ndarray, n: int, rng: np.random.Generator, weight: np.ndarray | None = None) -> np.ndarray:
-    """``n`` random smooth vector fields on the points ``xy [V,2]`` -> orthonormal columns ``[3V, n]``."""
+def _rigid_basis(xyz: np.ndarray) -> np.ndarray:
+    """Orthonormal ``[3V,6]`` basis of infinitesimal rigid motions (3 translations, 3 rotations) of ``xyz``."""
+    p = xyz - xyz.mean(0)
+    cols = []
+    for k in range(3):
+        t = np.zeros_like(p)
+        t[:, k] = 1
+        cols.append(t.reshape(-1))
+    for axis in np.eye(3):
+        cols.append(np.cross(axis, p).reshape(-1))
+    q, _ = np.linalg.qr(np.stack(cols, 1))
+    return q
+
+
+def _smooth_fields(
+    xy: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    weight: np.ndarray | None = None,
+    rigid: np.ndarray | None = None,
+) -> np.ndarray:
+    """``n`` random smooth vector fields on the points ``xy [V,2]`` -> orthonormal columns ``[3V, n]``.
+
+    ``rigid [3V,6]``: rigid motions projected out, as in a Procrustes-aligned PCA model such as BFM.
+    """
     v = xy.shape[0]
     centres = rng.uniform([-0.7, -0.9], [0.7, 0.7], size=(n, 4, 2))
     widths = rng.uniform(0.15, 0.5, size=(n, 4, 1))
@@ -62,7 +85,10 @@ def _smooth_fields(xy: np.ndarray, n: int, rng: np.random.Generator, weight: np.
     f = np.einsum("nkv,nkc->nvc", g, amps)  # [n,V,3]
     if weight is not None:
         f = f * weight[None, :, None]
-    q, _ = np.linalg.qr(f.reshape(n, 3 * v).T)
+    f = f.reshape(n, 3 * v).T
+    if rigid is not None:
+        f = f - rigid @ (rigid.T @ f)
+    q, _ = np.linalg.qr(f)
     return q[:, :n]
 
 
@@ -104,8 +130,9 @@ def make_synthetic_bfm(out_dir: str | os.PathLike[str], seed: int = 0, grid: int
     xyz = np.concatenate((xy, _height(xy[:, 0], xy[:, 1])[:, None]), -1)
     mean = (xyz + np.array([0.01, 0.12, 0.35])) * UNIT  # BFM's mean is not centred
 
+    rigid = _rigid_basis(xyz)
     n_id = 199
-    id_pc = _smooth_fields(xy, n_id, rng)
+    id_pc = _smooth_fields(xy, n_id, rng, rigid=rigid)
     id_ev = 1.2e5 * 0.96 ** np.arange(n_id)
     tex_pc = _smooth_fields(xy, n_id, rng)
     tex_ev = 1.5e3 * 0.97 ** np.arange(n_id)
@@ -125,13 +152,13 @@ def make_synthetic_bfm(out_dir: str | os.PathLike[str], seed: int = 0, grid: int
     n_exp = 79
     mouth = np.exp(-(((xy - np.array([0.0, -0.4])) ** 2).sum(-1)) / 0.3**2)
     eyes = np.exp(-((np.abs(xy[:, 0]) - 0.3) ** 2 + (xy[:, 1] - 0.38) ** 2) / 0.15**2)
-    exp_fields = _smooth_fields(xy, n_exp - 1, rng, weight=0.3 + mouth + 0.6 * eyes)
+    exp_fields = _smooth_fields(xy, n_exp - 1, rng, weight=mouth + 0.6 * eyes, rigid=rigid)
     jaw = np.zeros((n_full, 3))
     low = np.clip(-0.3 - xy[:, 1], 0, None)
     inner_upper = np.arange(n_full) == -1
     jaw[:, 1] = -low * (1 - inner_upper)
     jaw = jaw.reshape(-1, 1) / np.linalg.norm(jaw)
-    exp_pc = np.concatenate((jaw, exp_fields), 1)
+    exp_pc = np.concatenate((jaw - rigid @ (rigid.T @ jaw), exp_fields), 1)
     exp_pc, _ = np.linalg.qr(exp_pc)
     exp_ev = 4.0e4 * 0.95 ** np.arange(n_exp)
 

@@ -95,18 +95,17 @@ def test_a_few_steps_reduce_the_loss(data_root, tmp_path):
         tmp_path / "run",
         stages=["frame64"],
         preset="tiny",
-        overrides={"max_steps_per_epoch": 3},
         callback=lambda info: seen.append(info["pixel"]) and None,
     )
     net, meta = load_generator(out)
     assert meta["coarse_grid_size"] == 8 and meta["audio_frontend"] == "dp2" and meta["mouth"] == 64
     after = _recon(net, _fixed_batch(data_root))
-    assert len(seen) == 6 and all(np.isfinite(seen))
+    assert len(seen) == 4 and all(np.isfinite(seen))
     assert after < 0.8 * before
     assert any((tmp_path / "run" / "tensorboard").rglob("events.out.tfevents.*"))
     ck = load_checkpoint(tmp_path / "run" / "frame64" / "checkpoint.pt")
     assert set(ck) >= {"optimizer", "scheduler", "scaler", "rng", "epoch", "global_step"}
-    assert ck["global_step"] == 6 and ck["epoch"] == 2
+    assert ck["global_step"] == 4 and ck["epoch"] == 2
 
 
 def _stop_at(step):
@@ -129,9 +128,8 @@ def test_interrupted_training_resumes_exactly(data_root, tmp_path):
     b = load_checkpoint(resumed)["state_dict"]["net_g"]
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    with pytest.raises(ConfigError):  # different settings cannot resume the unfinished stage
-        train(data_root, tmp_path / "b2", callback=_stop_at(1), **kw) if False else None
-        (tmp_path / "b" / "frame64" / "generator.pt").unlink()
+    (tmp_path / "b" / "frame64" / "generator.pt").unlink()
+    with pytest.raises(ConfigError):  # other settings cannot resume an unfinished stage
         train(data_root, tmp_path / "b", overrides={"lr_g": 2e-4}, **kw)
 
 
@@ -152,7 +150,7 @@ def test_clip_stage_step_and_stage_chaining(data_root, tmp_path):
 
 
 def test_ddp_two_gloo_processes_stay_in_sync(data_root, tmp_path):
-    over = {"batch": 1, "max_steps_per_epoch": 2, "non_decay": 1, "decay": 0}
+    over = {"max_steps_per_epoch": 2, "non_decay": 1, "decay": 0}
     out = train(data_root, tmp_path / "ddp", stages=["frame64"], preset="tiny", nproc=2, overrides=over)
     _, meta = load_generator(out)
     digests = meta["rank_digests"].split(",")

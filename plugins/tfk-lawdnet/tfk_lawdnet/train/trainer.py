@@ -384,7 +384,8 @@ class StageTrainer:
             with StopFlag() as flag:
                 while self.epoch < self.cfg.epochs:
                     self.dataset.set_epoch(self.epoch)
-                    batches = self._batches(self.epoch)[self.step_in_epoch :]
+                    all_batches = self._batches(self.epoch)
+                    batches = all_batches[self.step_in_epoch :]
                     loader = DataLoader(
                         self.dataset,
                         batch_sampler=batches,
@@ -407,7 +408,8 @@ class StageTrainer:
                                 "checkpoint saved",
                                 hint="run the same tfk train command again to resume",
                             )
-                        if self.cfg.save_every and self.global_step % self.cfg.save_every == 0:
+                        last = self.step_in_epoch == len(all_batches)  # the epoch-end save follows
+                        if self.cfg.save_every and self.global_step % self.cfg.save_every == 0 and not last:
                             self.save()
                     for s in self.sched.values():
                         s.step()
