@@ -133,3 +133,35 @@ def test_download_weights_verb_pulls_the_manifest(tfk_cli, echo_mirror):
     res = tfk_cli("weights", "path", "echo/model")
     assert res.exit_code == 0
     assert Path(res.stdout.strip()).read_bytes().startswith(b"tfk-echo weights v1")
+
+
+def test_evaluate_videos_builtin_writes_json_and_table(tfk_cli, synthetic_clip, tmp_path, tfk_home):
+    out = tmp_path / "m.json"
+    res = tfk_cli(
+        "evaluate",
+        "videos",
+        str(synthetic_clip),
+        str(synthetic_clip),
+        "--metrics",
+        "psnr,ssim",
+        "-o",
+        str(out),
+        "--device",
+        "cpu",
+    )
+    assert res.exit_code == 0, res.stderr
+    data = json.loads(out.read_text())
+    assert data["metrics"]["psnr"] == 100.0 and abs(data["metrics"]["ssim"] - 1.0) < 1e-9
+    assert json.loads(res.stdout)["metrics"]["psnr"] == 100.0
+    assert "psnr" in res.stderr  # the table
+    run = next((tfk_home / "runs" / "videos" / "_").iterdir())
+    assert json.loads((run / "metrics.json").read_text())["metrics"]["ssim"] > 0.999
+
+
+def test_evaluate_videos_refuses_unresolvable_length_mismatch(tfk_cli, synthetic_clip, tmp_path):
+    from tfk.testing.synth import make_talking_clip
+
+    short = make_talking_clip(tmp_path / "short.mp4", seconds=2.0)
+    res = tfk_cli("evaluate", "videos", str(short), str(synthetic_clip), "--metrics", "psnr", "--device", "cpu")
+    assert res.exit_code == ExitCode.BAD_INPUT
+    assert "50" in res.stderr and "100" in res.stderr

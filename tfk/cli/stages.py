@@ -145,18 +145,16 @@ def _print_result(verb: str, result: Any) -> None:
         click.echo(str(result))
 
 
-def _render_metrics(metrics: dict[str, Any]) -> None:
-    from rich.table import Table
-
+def _report_metrics(model: str, result: dict[str, Any], run: Any) -> None:
+    """Rich table on stderr and ``metrics.json`` in the run directory."""
     from tfk.console import err_console
+    from tfk.metrics import metrics_table, write_metrics
 
-    table = Table(title="metrics")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for k, v in metrics.items():
-        if isinstance(v, int | float):
-            table.add_row(k, f"{v:.4f}" if isinstance(v, float) else str(v))
-    err_console().print(table)
+    doc = result if "metrics" in result else {"metrics": result}
+    err_console().print(metrics_table(doc))
+    if run is not None:
+        write_metrics({"model": model, "run_id": run.manifest["run_id"], **doc}, run.dir / "metrics.json")
+        run.record_output("metrics", run.dir / "metrics.json")
 
 
 def run_verb(verb: str, model: str, values: dict[str, Any]) -> Any:
@@ -226,13 +224,7 @@ def run_verb(verb: str, model: str, values: dict[str, Any]) -> Any:
             run.timing(verb, time.monotonic() - t0)
             run.finish(code, error)
     if verb == "evaluate" and isinstance(result, dict):
-        _render_metrics(result)
-        if run is not None:
-            from tfk.fsutil import atomic_write_json
-
-            atomic_write_json(
-                run.dir / "metrics.json", {"model": model, "run_id": run.manifest["run_id"], "metrics": result}
-            )
+        _report_metrics(model, result, run)
     return result
 
 
@@ -251,6 +243,57 @@ class ModelCommand(click.Command):
     def _invoke(self, **values: Any) -> None:
         result = run_verb(self.verb, self.model, values)
         _print_result(self.verb, result)
+
+
+@click.command("videos")
+@click.argument("generated", type=click.Path(path_type=Path))
+@click.argument("reference", type=click.Path(path_type=Path))
+@click.option(
+    "--metrics",
+    "metric_names",
+    default=None,
+    help="Comma-separated: psnr,ssim,lpips,lpips_vgg,fid,lmd,cpbd,lse (default: psnr,ssim,lpips,lmd,cpbd).",
+)
+@click.option("--audio", type=click.Path(path_type=Path), default=None, help="Audio for LSE (default: GENERATED's).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None, help="Also write the JSON here.")
+@click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:N or auto.")
+def evaluate_videos_cmd(
+    generated: Path, reference: Path, metric_names: str | None, audio: Path | None, output: Path | None, device: str
+) -> None:
+    """Compare a generated video with a ground-truth video of the same length (any model's output)."""
+    from tfk.console import err_console
+    from tfk.media import preflight
+    from tfk.metrics import evaluate_videos, metrics_table, write_metrics
+    from tfk.progress import make_progress
+    from tfk.workspace import Run
+
+    for p in (generated, reference):
+        if not p.exists():
+            raise errors.InputNotFound(f"video file not found: {p}")
+        preflight(p, video=True)
+    dev = resolve_device(device)
+    run = Run.create("videos", "evaluate", device=dev)
+    run.set_config({"generated": generated, "reference": reference, "metrics": metric_names, "audio": audio})
+    progress = make_progress(os.environ.get("TFK_PROGRESS", "auto"))
+    code, error = 0, None
+    try:
+        names = [m.strip() for m in metric_names.split(",") if m.strip()] if metric_names else None
+        result = evaluate_videos(generated, reference, metrics=names, audio=audio, device=dev, progress=progress)
+    except errors.TfkError as exc:
+        code, error = int(exc.exit_code), exc
+        raise
+    finally:
+        progress.close()
+        run.finish(code, error)
+    err_console().print(metrics_table(result))
+    write_metrics(result, run.dir / "metrics.json")
+    if output is not None:
+        write_metrics(result, output)
+    click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
+
+
+#: verb -> built-in sub-commands that are not models
+BUILTINS: dict[str, dict[str, click.Command]] = {"evaluate": {"videos": evaluate_videos_cmd}}
 
 
 class _DefaultPull(click.Command):
@@ -279,11 +322,14 @@ class VerbGroup(click.Group):
         from tfk.plugins import load_registry
 
         reg = load_registry()
-        return sorted(n for n, lp in reg.plugins.items() if lp.ok and self.verb in lp.stages)
+        names = [n for n, lp in reg.plugins.items() if lp.ok and self.verb in lp.stages]
+        return sorted(names) + sorted(BUILTINS.get(self.verb, {}))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         from tfk.plugins import load_registry
 
+        if name in BUILTINS.get(self.verb, {}):
+            return BUILTINS[self.verb][name]
         reg = load_registry()
         lp = reg.get(name)  # raises a clear error for unknown / missing / broken plugins
         if self.verb == "download-weights" and self.verb not in lp.stages:

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -408,18 +406,9 @@ def _jsonable(x: Any) -> Any:
 
 def write_metrics(result: dict[str, Any], path: str | Path) -> Path:
     """Write ``result`` as JSON (NaN/inf -> null) to a temp name and rename it into place."""
-    dst = Path(path)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(_jsonable(result), f, indent=2, allow_nan=False)
-            f.write("\n")
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return dst
+    from tfk.fsutil import atomic_write_text
+
+    return atomic_write_text(path, json.dumps(_jsonable(result), indent=2, allow_nan=False) + "\n")
 
 
 def metrics_table(result: dict[str, Any]):

@@ -120,6 +120,10 @@ def test_infer_on_the_shared_real_clip(shared_media, dubber, tmp_path):
     first = next(iter(iter_frames(out)))
     orig = next(iter(iter_frames(shared_media / "WDA_KatieHill_000.mp4")))
     diff = np.abs(first.astype(int) - orig.astype(int)).sum(-1)
-    changed = np.argwhere(diff > 30)
-    assert changed.size  # the mouth region was replaced ...
-    assert diff[:100].max() < 40 and diff[:, :60].max() < 40  # ... and the top/left of the frame was not
+    # the lower face was replaced (random weights paint it grey) ...
+    from tfk_lawdnet.crop import transform_points
+
+    centre = transform_points(np.linalg.inv(tpl.matrices[0]), [[40, 75]])[0].round().astype(int)  # crop mouth area
+    assert diff[centre[1] - 5 : centre[1] + 5, centre[0] - 5 : centre[0] + 5].mean() > 30
+    # ... and the rest of the frame only carries re-encoding noise
+    assert diff[:100].mean() < 6 and diff[:, :60].mean() < 6

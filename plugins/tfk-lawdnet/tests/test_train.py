@@ -21,7 +21,7 @@ def _frames(n: int = N_FRAMES, w: int = 80):
     h = int(w * 1.3)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     for t in range(n):
-        img = np.stack([100 + 60 * xx / w, 90 + 50 * yy / h, np.full_like(xx, 120)], -1)
+        img = np.stack([250 * xx / w, 250 * yy / h, 255 * ((xx // 10 + yy // 10) % 2)], -1)
         open_ = 2 + 8 * (0.5 + 0.5 * np.sin(t / 3))  # the "mouth" opens and closes
         inside = ((xx - w / 2) / 16) ** 2 + ((yy - 0.72 * h) / open_) ** 2 <= 1
         img[inside] = (60, 20, 30)
