@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfk.errors import InvalidArtifact, MissingWeights
+from tfk.errors import InvalidArtifact, MissingWeights, TfkError
 
 log = logging.getLogger(__name__)
 
@@ -126,19 +126,21 @@ def validate_exp_pca(path: str | os.PathLike[str]) -> None:
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles numpy arrays, dtypes and plain containers only (the AD-NeRF ``*.npy`` dicts)."""
 
-    _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("builtins", "dict"),
-        ("builtins", "list"),
-        ("builtins", "tuple"),
-        ("collections", "OrderedDict"),
-        ("_codecs", "encode"),
-    }
+    _ALLOWED: frozenset[tuple[str, str]] = frozenset(
+        {
+            ("numpy.core.multiarray", "_reconstruct"),
+            ("numpy._core.multiarray", "_reconstruct"),
+            ("numpy.core.multiarray", "scalar"),
+            ("numpy._core.multiarray", "scalar"),
+            ("numpy", "ndarray"),
+            ("numpy", "dtype"),
+            ("builtins", "dict"),
+            ("builtins", "list"),
+            ("builtins", "tuple"),
+            ("collections", "OrderedDict"),
+            ("_codecs", "encode"),
+        }
+    )
 
     def find_class(self, module: str, name: str):
         if (module, name) in self._ALLOWED:
@@ -371,7 +373,7 @@ def _derived(parent: str, name: str) -> Path | None:
         import tfk.weights as weights
 
         p = weights.derived(parent, name)
-    except (MissingWeights, ImportError, AttributeError, FileNotFoundError):
+    except (TfkError, ImportError, AttributeError, FileNotFoundError):
         return None
     return Path(p) if p is not None and Path(p).is_file() else None
 
@@ -390,7 +392,13 @@ def adnerf_model_path() -> Path:
 
 def deep3d_model_path() -> Path:
     """The derived Deep3D ``BFM_model_front.mat``, or :class:`MissingWeights` naming what to import."""
-    p = _derived("shared/bfm2009", DEEP3D_MODEL) or _derived("shared/exp_pca_guo", DEEP3D_MODEL)
+    try:
+        import tfk.weights as weights
+
+        have = weights.find("shared/bfm2009") is not None and weights.find("shared/exp_pca_guo") is not None
+    except ImportError:
+        have = False
+    p = (_derived("shared/exp_pca_guo", DEEP3D_MODEL) or _derived("shared/bfm2009", DEEP3D_MODEL)) if have else None
     if p is None:
         raise MissingWeights(
             "the Deep3DFaceRecon face model needs BFM 2009 and Guo et al.'s Exp_Pca.bin (both licence-gated)",

@@ -260,9 +260,7 @@ def load_lm3d(path: str | os.PathLike[str] | None = None) -> np.ndarray:
 
 
 @torch.no_grad()
-def regress(
-    net: ReconNet, crops: np.ndarray, device: str | torch.device = "cpu", batch: int = 16
-) -> np.ndarray:
+def regress(net: ReconNet, crops: np.ndarray, device: str | torch.device = "cpu", batch: int = 16) -> np.ndarray:
     """Run the regressor on aligned crops ``[N,224,224,3]`` uint8 RGB -> ``[N,257]``."""
     out = []
     for s0 in range(0, len(crops), batch):

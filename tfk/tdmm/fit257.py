@@ -224,8 +224,9 @@ def compute_coeffs(
     face_model: Deep3DFaceModel | None = None,
     lm3d: np.ndarray | None = None,
     progress=None,
+    **fit_options,
 ) -> CoeffResult:
-    """257-d coefficients for a clip. ``method``: ``"deep3d"`` (needs ``epoch_20.pth``), ``"fit"`` (needs the
+    """257-d coefficients for a clip (``fit_options`` go to :func:`fit_coeffs`: ``iters``, ``photo_iters``…). ``method``: ``"deep3d"`` (needs ``epoch_20.pth``), ``"fit"`` (needs the
     Deep3D face model derived from BFM), or ``"auto"`` (regressor when its checkpoint is imported, else fit)."""
     from tfk.tdmm.deep3d import load_lm3d, load_recon_net
     from tfk.tdmm.frames import FrameSource
@@ -253,7 +254,7 @@ def compute_coeffs(
             raise
         return regress_coeffs(src, landmarks, lm3d, net, device)
     fm = face_model or Deep3DFaceModel.load(device=device)
-    return fit_coeffs(landmarks, src.size, fm, lm3d, frames=src, device=device, progress=progress)
+    return fit_coeffs(landmarks, src.size, fm, lm3d, frames=src, device=device, progress=progress, **fit_options)
 
 
 def write_coeffs(result: CoeffResult, out: str | os.PathLike[str], layout: str = "video") -> list[Path]:

@@ -128,12 +128,21 @@ class FaceModel:
         """Per-vertex albedo ``[B,n,3]`` in 0-255."""
         return self.mu_tex + torch.einsum("bk,knc->bnc", tex_coef, self.b_tex)
 
-    def select_landmarks(self, proj: torch.Tensor) -> torch.Tensor:
-        """From projections of :meth:`landmark_vertex_ids` ``[B,68+16C,2]`` pick the 68 landmarks ``[B,68,2]``."""
+    def select_landmarks(self, proj: torch.Tensor, softness: float = 0.0) -> torch.Tensor:
+        """From projections of :meth:`landmark_vertex_ids` ``[B,68+16C,2]`` pick the 68 landmarks ``[B,68,2]``.
+
+        ``softness`` > 0 (pixels) replaces the hard min/max-x contour choice by a softmin/softmax of that
+        temperature: the same rule made continuous, which optimisers handle better (tfk addition).
+        """
         c = self.left_contour.shape[1]
         key = proj[:, :68]
         left = proj[:, 68 : 68 + 8 * c].reshape(-1, 8, c, 2)
         right = proj[:, 68 + 8 * c :].reshape(-1, 8, c, 2)
+        if softness > 0:
+            wl = torch.softmax(-left[..., 0] / softness, -1)[..., None]
+            wr = torch.softmax(right[..., 0] / softness, -1)[..., None]
+            lsel, rsel = (wl * left).sum(2), (wr * right).sum(2)
+            return torch.cat((lsel, key[:, 8:9], rsel, key[:, 17:]), 1)
         li = left[..., 0].argmin(-1)  # [B,8]
         ri = right[..., 0].argmax(-1)
         lsel = torch.gather(left, 2, li[..., None, None].expand(-1, -1, 1, 2)).squeeze(2)
@@ -147,12 +156,13 @@ class FaceModel:
         euler: torch.Tensor,
         trans: torch.Tensor,
         camera: PerspectiveCamera,
+        softness: float = 0.0,
     ) -> torch.Tensor:
-        """Projected 68 landmarks ``[B,68,2]`` for poses ``euler/trans [B,3]``."""
+        """Projected 68 landmarks ``[B,68,2]`` for poses ``euler/trans [B,3]`` (see :meth:`select_landmarks`)."""
         vids = self.landmark_vertex_ids()
         geo = self.geometry(id_coef, exp_coef, vids)
         cam = transform(geo, euler, trans)
-        return self.select_landmarks(camera.project(cam))
+        return self.select_landmarks(camera.project(cam), softness)
 
 
 def transform(geo: torch.Tensor, euler: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:

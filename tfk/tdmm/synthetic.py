@@ -25,7 +25,7 @@ def landmark_template() -> np.ndarray:
     for k in range(17):  # jaw 0-16
         t = math.pi + math.pi * k / 16
         pts.append((0.68 * math.cos(t), 0.15 + 0.95 * math.sin(t)))
-    for sgn, xs in ((-1, (-0.55, -0.45, -0.34, -0.23, -0.13)), (1, (0.13, 0.23, 0.34, 0.45, 0.55))):
+    for xs in ((-0.55, -0.45, -0.34, -0.23, -0.13), (0.13, 0.23, 0.34, 0.45, 0.55)):
         for x in xs:  # brows 17-21, 22-26
             pts.append((x, 0.45 + 0.06 * math.cos((abs(x) - 0.34) / 0.21 * math.pi / 2)))
     for y in (0.35, 0.25, 0.15, 0.05):  # nose bridge 27-30
@@ -122,9 +122,18 @@ def make_synthetic_bfm(out_dir: str | os.PathLike[str], seed: int = 0, grid: int
     gx, gy = np.meshgrid(np.linspace(-0.82, 0.82, grid), np.linspace(-1.0, 0.8, grid))
     g = np.stack((gx.ravel(), gy.ravel()), -1)
     g = g[(g[:, 0] / 0.84) ** 2 + ((g[:, 1] + 0.1) / 0.92) ** 2 < 1.0]
-    near = np.min(((g[:, None] - lms[None]) ** 2).sum(-1), axis=1) < 0.035**2
+    # jaw contour candidates: 20 points on a line from each jaw landmark towards the face centre
+    jaw_ids = [*range(0, 8), *range(9, 17)]
+    lines = []
+    for j in jaw_ids:
+        d = np.array([0.0, -0.1]) - lms[j]
+        d /= np.linalg.norm(d)
+        lines.append(lms[j] + d * (0.015 * np.arange(1, 20))[:, None])
+    cpts = np.concatenate(lines)  # [16*19, 2]
+    anchors = np.concatenate((lms, cpts))
+    near = np.min(((g[:, None] - anchors[None]) ** 2).sum(-1), axis=1) < 0.03**2
     g = g[~near]
-    xy = np.concatenate((lms, g))  # landmarks are vertices 0..67 of the full model
+    xy = np.concatenate((lms, cpts, g))  # landmarks are vertices 0..67, then the contour candidates
     n_full = xy.shape[0]
     tri_full = Delaunay(xy).simplices.astype(np.int64)
     xyz = np.concatenate((xy, _height(xy[:, 0], xy[:, 1])[:, None]), -1)
@@ -177,7 +186,7 @@ def make_synthetic_bfm(out_dir: str | os.PathLike[str], seed: int = 0, grid: int
 
     # ---- AD-NeRF helpers: sub-mesh = inner region (contains all landmarks)
     inner = (xy[:, 0] / 0.8) ** 2 + ((xy[:, 1] + 0.1) / 0.9) ** 2 < 1.0
-    inner[:68] = True
+    inner[: 68 + cpts.shape[0]] = True
     sub = np.nonzero(inner)[0]
     remap = -np.ones(n_full, dtype=np.int64)
     remap[sub] = np.arange(sub.size)
@@ -185,15 +194,11 @@ def make_synthetic_bfm(out_dir: str | os.PathLike[str], seed: int = 0, grid: int
     tris_sub = remap[tri_full[keep]]
     sxy = xy[sub]
 
-    def contour(jaw_ids: range, side: float) -> np.ndarray:
+    def contour(which: range) -> np.ndarray:
         rows = []
-        for j in jaw_ids:
-            yj = lms[j, 1]
-            cand = np.nonzero((side * sxy[:, 0] > 0.15) & (np.abs(sxy[:, 1] - yj) < 0.07))[0]
-            cand = cand[np.argsort(np.abs(sxy[cand, 1] - yj) + 0.1 * np.abs(sxy[cand, 0] - lms[j, 0]))][:19]
-            row = np.concatenate(([remap[j]], cand[cand != remap[j]]))[:20]
-            row = np.concatenate((row, np.full(20 - row.size, remap[j])))
-            rows.append(row)
+        for j in which:
+            line = 68 + 19 * jaw_ids.index(j) + np.arange(19)
+            rows.append(remap[np.concatenate(([j], line))])
         return np.array(rows, dtype=np.int64)
 
     rigid = np.nonzero((sxy[:, 1] > -0.05) & (np.abs(sxy[:, 0]) < 0.55))[0]
@@ -210,8 +215,8 @@ def make_synthetic_bfm(out_dir: str | os.PathLike[str], seed: int = 0, grid: int
         out / "keys_info.npy",
         {
             "keyinds": remap[np.arange(68)],
-            "left_contour": contour(range(0, 8), -1.0),
-            "right_contour": contour(range(9, 17), 1.0),
+            "left_contour": contour(range(0, 8)),
+            "right_contour": contour(range(9, 17)),
             "rigid_ids": rigid,
         },
     )
@@ -224,7 +229,7 @@ def make_synthetic_bfm(out_dir: str | os.PathLike[str], seed: int = 0, grid: int
 
     # ---- Deep3D helpers: expression model on a trimmed set, front face = a subset of it
     trim = np.nonzero(xy[:, 1] > -0.98)[0]  # like BFM_exp_idx: 53,215 of 53,490 vertices
-    trim = np.union1d(trim, np.arange(68))
+    trim = np.union1d(trim, np.arange(68 + cpts.shape[0]))
     exp_trim = exp_pc.reshape(n_full, 3, n_exp)[trim].reshape(-1, n_exp)
     with open(out / "Exp_Pca.bin", "wb") as f:
         f.write(np.array([n_exp], dtype="<i4").tobytes())

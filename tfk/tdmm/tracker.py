@@ -37,7 +37,7 @@ from tfk.errors import BadInput, DeviceUnavailable, UsageError
 from tfk.tdmm.camera import PerspectiveCamera
 from tfk.tdmm.frames import FrameSource, load_landmarks
 from tfk.tdmm.model import FaceModel, transform
-from tfk.tdmm.render import rasterize, interpolate, shade_vertices
+from tfk.tdmm.render import interpolate, rasterize, shade_vertices
 from tfk.tdmm.transforms import SPLIT_ERNERF, save_track_params, write_transforms
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,9 @@ class TrackerConfig:
 
     focal: float | None = None  #: fixed focal (DFRF: 1300) -> no search
     focal_candidates: tuple[float, ...] = tuple(float(f) for f in range(600, 1500, 100))
-    focal_refine: int = 0  #: extra search rounds around the best, each 4× finer
+    focal_refine: int = 1  #: tfk addition: continuous refinement of the best grid focal (0 = original grid only)
+    focal_refine_iters: int = 1500
+    focal_criterion: str = "objective"  #: "objective" (landmarks + priors, MAP) or "landmarks" (the original)
     focal_frame_step: int = 40
     focal_pose_iters: int = 2000
     focal_full_iters: int = 2500
@@ -67,6 +69,8 @@ class TrackerConfig:
     photo_scale: float = 1.0  #: render the photometric stages at this fraction of the frame size
     init_tz: float = -7.0
     iters_scale: float = 1.0  #: scales every iteration count and learning-rate drop point (speed vs accuracy)
+    contour_softness: float = 0.5  #: px; soft silhouette-contour choice while fitting (0 = the original hard rule)
+    lbfgs_iters: int = 100  #: tfk addition: L-BFGS iterations after each pose+id+exp Adam fit (0 = original)
     polish: float = 0.25  #: tfk addition: last fraction of each landmark stage at 0.1× the final lr (0 = original)
     id_dim: int = 100
     exp_dim: int = 79
@@ -135,7 +139,7 @@ def lap_loss(verts: torch.Tensor) -> torch.Tensor:
     if verts.shape[0] < 3:
         return verts.new_zeros(())
     lap = verts[1:-1] - 0.5 * (verts[:-2] + verts[2:])
-    return lap.square().sum(-1).mean()
+    return lap.square().mean()
 
 
 def _adam_steps(params, loss_fn, iters: int, lr: float, drops=(), task=None) -> None:
@@ -154,6 +158,27 @@ def _adam_steps(params, loss_fn, iters: int, lr: float, drops=(), task=None) -> 
             _advance(task, 100)
 
 
+def _lbfgs(params, loss_fn, iters: int) -> None:
+    """Quasi-Newton polish of a converged Adam solution (tfk addition; keeps the best iterate)."""
+    best = [p.detach().clone() for p in params]
+    with torch.no_grad():
+        best_loss = float(loss_fn(0))
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, history_size=30, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(0)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        final = float(loss_fn(0))
+        if not final <= best_loss:  # also catches NaN
+            for p, b in zip(params, best, strict=True):
+                p.copy_(b)
+
+
 def fit_landmarks(
     model: FaceModel,
     target: torch.Tensor,
@@ -167,6 +192,8 @@ def fit_landmarks(
     full_drops,
     init_tz: float = -7.0,
     task=None,
+    lbfgs_iters: int = 0,
+    softness: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """Fit ``C`` independent problems at once: ``target [C,S,68,2]``, ``focal [C]``; id shared within a problem.
 
@@ -186,7 +213,8 @@ def fit_landmarks(
 
     def predict():
         ids = id_c.repeat_interleave(s, 0)
-        return model.landmarks(ids, exp.reshape(c * s, -1), euler.reshape(-1, 3), trans.reshape(-1, 3), cam)
+        e, r, t = exp.reshape(c * s, -1), euler.reshape(-1, 3), trans.reshape(-1, 3)
+        return model.landmarks(ids, e, r, t, cam, softness)
 
     def pose_loss(_it):
         return lan_loss(predict().reshape(c, s, 68, 2), target).sum()
@@ -198,12 +226,48 @@ def fit_landmarks(
 
     _adam_steps([euler, trans], pose_loss, pose_iters, pose_lr, pose_drops, task)
     _adam_steps([id_c, exp, euler, trans], full_loss, full_iters, full_lr, full_drops, task)
+    if lbfgs_iters > 0:
+        _lbfgs([id_c, exp, euler, trans], full_loss, lbfgs_iters)
     with torch.no_grad():
         lan = lan_loss(predict().reshape(c, s, 68, 2), target)
-    return {"id": id_c.detach(), "exp": exp.detach(), "euler": euler.detach(), "trans": trans.detach(), "lan": lan}
+        obj = lan + 0.5 * id_c.square().mean(1) + 0.4 * exp.square().flatten(1).mean(1)
+    out = {"id": id_c.detach(), "exp": exp.detach(), "euler": euler.detach(), "trans": trans.detach()}
+    return out | {"lan": lan, "objective": obj}
 
 
 # ----------------------------------------------------------------------------------------------- stages
+def refine_focal(
+    model: FaceModel,
+    target: torch.Tensor,
+    start: dict,
+    focal0: float,
+    size,
+    iters: int,
+    lbfgs_iters: int,
+    softness: float = 0.0,
+) -> tuple[float, float]:
+    """Continuous focal refinement (tfk addition): jointly optimise log-focal with id/exp/pose on the focal-search
+    frames (``target [S,68,2]``), starting from the best grid candidate ``start``. Returns (focal, objective)."""
+    h, w = size
+    log_f = torch.tensor(float(np.log(focal0)), device=target.device, requires_grad=True)
+    id_c = start["id"].clone().requires_grad_(True)
+    exp = start["exp"].clone().requires_grad_(True)
+    euler = start["euler"].clone().requires_grad_(True)
+    trans = start["trans"].clone().requires_grad_(True)
+
+    def objective(_it=0):
+        cam = PerspectiveCamera.adnerf(log_f.exp(), w, h)
+        lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam, softness)[None], target[None])[0]
+        return lan + 0.5 * id_c.square().mean() + 0.4 * exp.square().mean()
+
+    params = [log_f, id_c, exp, euler, trans]
+    _adam_steps(params, objective, iters, 0.01, [(int(iters * 0.6), 0.2), (int(iters * 0.85), 0.02)])
+    if lbfgs_iters > 0:
+        _lbfgs(params, objective, lbfgs_iters)
+    with torch.no_grad():
+        return float(log_f.exp()), float(objective())
+
+
 def stage_focal(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: TrackerConfig, progress=None) -> Path:
     """Focal search -> ``focal.pt`` (``focal``, per-candidate ``losses``)."""
     out = Path(work) / "focal.pt"
@@ -211,41 +275,41 @@ def stage_focal(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Tracke
         return _save(out, {"focal": float(cfg.focal), "candidates": [float(cfg.focal)], "losses": [0.0]})
     dev = model.device
     ids = np.arange(0, len(lms), max(1, cfg.focal_frame_step))
-    target_one = torch.as_tensor(lms[ids], dtype=torch.float32, device=dev)
+    target = torch.as_tensor(lms[ids], dtype=torch.float32, device=dev)
     cands = [float(f) for f in cfg.focal_candidates]
-    step = (cands[1] - cands[0]) if len(cands) > 1 else 100.0
-    all_c: list[float] = []
-    all_l: list[float] = []
-    rounds = 1 + max(0, cfg.focal_refine)
     its = cfg.its
-    total = rounds * (its(cfg.focal_pose_iters) + its(cfg.focal_full_iters))
+    total = its(cfg.focal_pose_iters) + its(cfg.focal_full_iters)
     with _task(progress, "tracking: focal search", total) as task:
-        for r in range(rounds):
-            if r > 0:
-                best = all_c[int(np.argmin(all_l))]
-                step /= 4.0
-                cands = [best + k * step for k in (-3, -2, -1, 1, 2, 3) if best + k * step > 50]
-            focal = torch.tensor(cands, device=dev)
-            target = target_one[None].expand(len(cands), -1, -1, -1)
-            res = fit_landmarks(
-                model,
-                target,
-                focal,
-                size,
-                its(cfg.focal_pose_iters),
-                0.1,
-                cfg.drops(its(cfg.focal_pose_iters)),
-                its(cfg.focal_full_iters),
-                0.1,
-                cfg.drops(its(cfg.focal_full_iters), ((1500, 0.2),)),
-                cfg.init_tz,
-                task,
+        res = fit_landmarks(
+            model,
+            target[None].expand(len(cands), -1, -1, -1),
+            torch.tensor(cands, device=dev),
+            size,
+            its(cfg.focal_pose_iters),
+            0.1,
+            cfg.drops(its(cfg.focal_pose_iters)),
+            its(cfg.focal_full_iters),
+            0.1,
+            cfg.drops(its(cfg.focal_full_iters), ((1500, 0.2),)),
+            cfg.init_tz,
+            task,
+            cfg.lbfgs_iters,
+            cfg.contour_softness,
+        )
+    key = "lan" if cfg.focal_criterion == "landmarks" else "objective"
+    losses = [float(v) for v in res[key].cpu()]
+    k = int(np.argmin(losses))
+    best = cands[k]
+    doc = {"grid_focal": best, "candidates": cands, "losses": losses, "frames": ids.tolist()}
+    if cfg.focal_refine > 0:
+        start = {"id": res["id"][k : k + 1], **{n: res[n][k] for n in ("exp", "euler", "trans")}}
+        with _task(progress, "tracking: focal refinement", None):
+            best, obj = refine_focal(
+                model, target, start, best, size, its(cfg.focal_refine_iters), cfg.lbfgs_iters, cfg.contour_softness
             )
-            all_c += cands
-            all_l += [float(v) for v in res["lan"].cpu()]
-    best = all_c[int(np.argmin(all_l))]
-    log.info("focal search: best focal %.1f", best)
-    return _save(out, {"focal": best, "candidates": all_c, "losses": all_l, "frames": ids.tolist()})
+        doc["refined_objective"] = obj
+    log.info("focal search: focal %.1f (grid %.1f)", best, doc["grid_focal"])
+    return _save(out, doc | {"focal": best})
 
 
 def stage_landmarks(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: TrackerConfig, progress=None) -> Path:
@@ -268,6 +332,8 @@ def stage_landmarks(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Tr
             cfg.drops(its(cfg.coarse_full_iters), ((1000, 0.2),)),
             cfg.init_tz,
             task,
+            cfg.lbfgs_iters,
+            cfg.contour_softness,
         )
     params = {k: res[k][0].cpu() for k in ("exp", "euler", "trans")}
     params["id"] = res["id"].cpu()  # [1,K]
@@ -291,7 +357,7 @@ def stage_smooth(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Track
     rigid = model.rigid_ids
 
     def loss_fn(_it):
-        lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam)[None], target[None])[0]
+        lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam, cfg.contour_softness)[None], target[None])[0]
         geo = transform(model.geometry(id_c, exp, rigid), euler, trans)
         return lan + cfg.lap_weight * lap_loss(geo) + exp.square().mean()
 
@@ -361,7 +427,7 @@ def stage_light(
                         g["lr"] = lr * 0.2
             img, mask = render_faces(model, id_c, exp, euler, trans, tex, light, cam, hw)
             col = col_loss(img, imgs, mask)
-            lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam)[None], target[None])[0]
+            lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam, cfg.contour_softness)[None], target[None])[0]
             reg_id, reg_exp = id_c.square().mean(), exp.square().mean()
             if it <= 50:
                 loss = col + 3 * lan + 2 * reg_id + 1 * reg_exp
@@ -420,7 +486,9 @@ def stage_photometric(
             for it in range(cfg.fine_iters):
                 img, mask = render_faces(model, id_c, exp, euler, trans, tex, light, cam, hw)
                 col = col_loss(img, imgs, mask)
-                lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam)[None], target[None])[0]
+                lan = lan_loss(model.landmarks(id_c, exp, euler, trans, cam, cfg.contour_softness)[None], target[None])[
+                    0
+                ]
                 geo = transform(model.geometry(id_c, exp, rigid), euler, trans)
                 lap = lap_loss(torch.cat((ctx_geo, geo)))
                 w_lan = 8.0 if it <= 30 else 1.5
@@ -450,9 +518,7 @@ def stage_write(
     h, w = size
     out = Path(out_dir)
     paths = {"track_params": save_track_params(out / "track_params.pt", p)}
-    tj = write_transforms(
-        out, p["euler"].numpy(), p["trans"].numpy(), float(p["focal"][0]), w, h, lms, train_fraction
-    )
+    tj = write_transforms(out, p["euler"].numpy(), p["trans"].numpy(), float(p["focal"][0]), w, h, lms, train_fraction)
     paths.update({f"transforms_{k}": v for k, v in tj.items()})
     return paths
 
@@ -578,7 +644,7 @@ def track_video(
     out = Path(out_dir)
     work = Path(work_dir) if work_dir is not None else out / ".track"
     work.mkdir(parents=True, exist_ok=True)
-    settings = {"config": asdict(cfg), "mode": mode, "size": list(size), "n": int(len(lms))}
+    settings = {"config": asdict(cfg), "mode": mode, "size": list(size), "n": len(lms)}
     stamp = work / "settings.pt"
     if resume and stamp.is_file() and torch.load(stamp, weights_only=True) != settings:
         log.info("tracking settings changed: recomputing every stage")

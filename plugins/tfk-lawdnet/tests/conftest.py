@@ -18,6 +18,7 @@ from tfk.testing.pytest_plugin import (  # noqa: E402,F401 - re-exported fixture
     _tfk_network_guard,
     shared_media,
     synthetic_clip,
+    tfk_cli,
     tfk_home,
 )
 
@@ -29,9 +30,9 @@ GRID = 8
 def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``{"generator": checkpoint_epoch_170.pth, "dp2": tiny deepspeech.pytorch state dict}``."""
     import torch
+    from tfk_lawdnet.models.lawdnet import LawDNet
 
     from tfk.audio.deepspeech_pt import DeepSpeech2
-    from tfk_lawdnet.models.lawdnet import LawDNet
 
     d = tmp_path_factory.mktemp("weights")
     torch.manual_seed(0)
@@ -48,8 +49,9 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def fake_require(tiny_weights):
     """A ``require(artifact_id)`` that serves the tiny weights (the store is tested elsewhere)."""
-    from tfk.errors import MissingWeights
     from tfk_lawdnet import artifacts as arts
+
+    from tfk.errors import MissingWeights
 
     table = {arts.DP2_CHECKPOINT: tiny_weights["dp2"], arts.CKPT_170: tiny_weights["generator"]}
 

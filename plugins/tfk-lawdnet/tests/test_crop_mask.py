@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from tfk_lawdnet.crop import (
     LIST68TO25,
     align_crop,
@@ -91,7 +90,11 @@ def test_parity_warp_matches_the_original_grid_sample_convention():
 
 def test_source_mask_matches_the_documented_extent():
     m = source_mask(468, 360)
-    for thr, (r0, r1, c0, c1) in {0.99: (153, 432, 39, 320), 0.5: (142, 443, 28, 331), 0.01: (131, 454, 17, 342)}.items():
+    for thr, (r0, r1, c0, c1) in {
+        0.99: (153, 432, 39, 320),
+        0.5: (142, 443, 28, 331),
+        0.01: (131, 454, 17, 342),
+    }.items():
         rows = np.flatnonzero((m > thr).any(1))
         cols = np.flatnonzero((m > thr).any(0))
         assert (rows[0], rows[-1], cols[0], cols[-1]) == (r0, r1, c0, c1)
@@ -103,7 +106,7 @@ def test_paste_mask_covers_the_masked_region_and_fades_to_zero(hw):
     p, s = paste_mask(h, w), source_mask(h, w)
     assert np.all(p[s > 0.01] == 1.0)
     assert p[0].max() == 0 and p[-1].max() == 0 and p[:, 0].max() == 0 and p[:, -1].max() == 0
-    assert 0 < p.min() + 1 and p.max() == 1
+    assert p.min() + 1 > 0 and p.max() == 1
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:

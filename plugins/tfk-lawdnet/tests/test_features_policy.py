@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from tfk.errors import InputNotFound, InvalidArtifact, UsageError
 from tfk_lawdnet import artifacts as arts
 from tfk_lawdnet.features import compute_features, frame_windows, frames_for_audio, frontend_runner
 from tfk_lawdnet.infer import choose_frontend, load_dubber, resolve_checkpoint
 from tfk_lawdnet.template import pingpong_indices
+
+from tfk.errors import InputNotFound, InvalidArtifact, UsageError
 
 
 @pytest.mark.parametrize("seconds,frames", [(1.0, 25), (4.0, 100), (10.03, 251), (0.01, 1), (8.0, 200)])
@@ -41,7 +41,7 @@ def test_dp2_features_rate_and_resampling(tiny_weights, tmp_path):
     a16 = make_audio_file(tmp_path / "a16.wav", seconds=2.0, rate=16000, channels=1)
     a48 = make_audio_file(tmp_path / "a48.mp3", seconds=2.0, rate=48000, channels=2, fmt="mp3")
     f16, n16 = compute_features(a16, "dp2", runner=run)
-    f48, n48 = compute_features(a48, "dp2", runner=run)
+    f48, _ = compute_features(a48, "dp2", runner=run)
     assert f16.shape == (51, 29)  # 25 * dur + 1 for deepspeech.pytorch
     assert abs(f48.shape[0] - f16.shape[0]) <= 1  # MP3 priming may add a few ms, never a rate error
     assert frames_for_audio(n16) == 50
@@ -123,10 +123,11 @@ def test_entry_module_is_light():
     import sys
     from pathlib import Path
 
+    root = str(Path(__file__).resolve().parents[1])
     code = (
-        "import sys; sys.path.insert(0, %r); import tfk_lawdnet.plugin as p; p.tfk_model(); p.tfk_artifacts(); "
-        "bad = [m for m in ('torch', 'cv2', 'numpy', 'av', 'tensorflow', 'dlib') if m in sys.modules]; "
-        "assert not bad, bad" % str(Path(__file__).resolve().parents[1])
+        f"import sys; sys.path.insert(0, {root!r}); import tfk_lawdnet.plugin as p; p.tfk_model(); "
+        "p.tfk_artifacts(); bad = [m for m in ('torch', 'cv2', 'numpy', 'av', 'tensorflow', 'dlib') "
+        "if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -143,3 +144,11 @@ def test_model_info_declares_the_stages():
     serve = {o.name: o for o in info.options_for("serve")}
     assert serve["host"].default == "127.0.0.1" and serve["port"].default == 5828
     assert {o.name for o in info.options_for("train")} >= {"stage", "preset", "nproc_per_node"}
+
+
+def test_doctor_checks_run_and_report_a_missing_checkpoint():
+    from tfk_lawdnet.plugin import tfk_doctor_checks
+
+    results = {c.name: c.run() for c in tfk_doctor_checks()}
+    assert all(status in ("ok", "warn", "error") for status, _ in results.values())
+    assert results["lawdnet: generator checkpoint"][0] == "warn"  # a fresh TFK_HOME has none

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tfk.errors import MissingStream, NoFaceFound
 from tfk_lawdnet.infer import infer
 from tfk_lawdnet.template import prepare_template
+
+from tfk.errors import MissingStream, NoFaceFound
 
 MOUTH, GRID = 64, 8  # as in conftest.py: the tiny test size
 
@@ -30,8 +30,15 @@ def test_infer_loops_the_template_for_longer_audio(short_template, tiny_weights,
 
     audio = make_audio_file(tmp_path / "speech48k.wav", seconds=1.5, rate=48000, channels=2)
     out = infer(
-        short_template, audio, tmp_path / "out.mp4", checkpoint=str(tiny_weights["generator"]), mouth=MOUTH,
-        grid_size=GRID, batch_size=8, require=fake_require, cache_root=tmp_path / "cache",
+        short_template,
+        audio,
+        tmp_path / "out.mp4",
+        checkpoint=str(tiny_weights["generator"]),
+        mouth=MOUTH,
+        grid_size=GRID,
+        batch_size=8,
+        require=fake_require,
+        cache_root=tmp_path / "cache",
     )
     assert out == tmp_path / "out.mp4"
     _check_output(out, 38)  # ceil(1.5 * 25) frames from a 25-frame template (ping-pong)
@@ -85,7 +92,7 @@ def test_template_without_a_face_is_a_clear_error(tmp_path):
     with VideoWriter(path, fps=25) as w:
         for _ in range(10):
             w.write(rng.integers(0, 60, (96, 96, 3), dtype=np.uint8))
-    with pytest.raises(NoFaceFound, match="noface.mp4"):
+    with pytest.raises(NoFaceFound, match=r"noface\.mp4"):
         prepare_template(path, mouth=MOUTH, cache_root=tmp_path / "c")
     assert not any((tmp_path / "c").iterdir())  # nothing half-built stays in the cache
 
@@ -95,8 +102,16 @@ def test_audio_without_an_audio_stream_is_a_clear_error(short_template, tiny_wei
 
     silent_video = make_video_only(tmp_path / "v.mp4", seconds=0.5)
     with pytest.raises(MissingStream):
-        infer(short_template, silent_video, tmp_path / "o.mp4", checkpoint=str(tiny_weights["generator"]),
-              mouth=MOUTH, grid_size=GRID, require=fake_require, cache_root=tmp_path / "c")
+        infer(
+            short_template,
+            silent_video,
+            tmp_path / "o.mp4",
+            checkpoint=str(tiny_weights["generator"]),
+            mouth=MOUTH,
+            grid_size=GRID,
+            require=fake_require,
+            cache_root=tmp_path / "c",
+        )
     assert not (tmp_path / "o.mp4").exists()
 
 
@@ -109,7 +124,7 @@ def test_silent_audio_is_fine(short_template, dubber, tmp_path):
 def test_infer_on_the_shared_real_clip(shared_media, dubber, tmp_path):
     from tfk.media import load_audio, write_wav
 
-    speech = load_audio(shared_media / "RD_Radio34_002.wav")[: 16000]
+    speech = load_audio(shared_media / "RD_Radio34_002.wav")[:16000]
     audio = write_wav(tmp_path / "speech1s.wav", speech)
     tpl = dubber.prepare(shared_media / "WDA_KatieHill_000.mp4", cache_root=tmp_path / "c")
     assert tpl.n_frames == 200 and tpl.detected.mean() > 0.9

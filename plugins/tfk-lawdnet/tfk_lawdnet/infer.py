@@ -247,8 +247,13 @@ class Dubber:
         progress: Progress | None = None,
         stats: InferStats | None = None,
         reference_indices: list[int] | None = None,
+        n_frames: int | None = None,
     ) -> Path:
-        """Write the dubbed MP4 to ``output`` (atomically) and return its path."""
+        """Write the dubbed MP4 to ``output`` (atomically) and return its path.
+
+        ``n_frames`` overrides the output length (default: what the audio needs at 25 fps); the audio is
+        trimmed or padded to it.
+        """
         import torch
 
         from tfk.media import VideoWriter, load_audio
@@ -256,18 +261,19 @@ class Dubber:
         st = stats if stats is not None else InferStats()
         t0 = time.perf_counter()
         wav = audio if isinstance(audio, np.ndarray) else load_audio(audio, sr=16000)
-        n_out = frames_for_audio(int(wav.size))
+        n_out = frames_for_audio(int(wav.size)) if n_frames is None else int(n_frames)
+        if n_out < 1:
+            raise UsageError(f"n_frames must be at least 1, got {n_out}")
         ds25 = self.runner(np.asarray(wav, np.float32))
         windows = frame_windows(ds25, n_out)
         st.features += time.perf_counter() - t0
 
         order = pingpong_indices(n_out, template.n_frames)
-        crops = template.crops()
         refs = reference_indices or template.reference_indices(self.seed)
         if len(refs) != 5 or any(not 0 <= r < template.n_frames for r in refs):
             raise UsageError(f"need 5 reference frame indices in 0..{template.n_frames - 1}, got {refs}")
         dev = torch.device(self.device)
-        ref = torch.from_numpy(np.concatenate([crops[r] for r in refs], axis=-1).copy())  # H, W, 15
+        ref = torch.from_numpy(np.concatenate(list(template.read_crops(refs)), axis=-1).copy())  # H, W, 15
         ref = ref.permute(2, 0, 1)[None].to(dev, torch.float32).div_(255.0)
         from tfk_lawdnet.mask import source_mask
 
@@ -280,7 +286,7 @@ class Dubber:
             for start in range(0, n_out, bs):
                 idx = order[start : start + bs]
                 fr = [next(frames) for _ in idx]
-                c = np.stack([crops[i] for i in idx])  # (B, H, W, 3) uint8
+                c = template.read_crops(idx)  # (B, H, W, 3) uint8
                 src = torch.from_numpy(c).permute(0, 3, 1, 2).float().div_(255.0)
                 if dev.type == "cuda":
                     src = src.pin_memory()

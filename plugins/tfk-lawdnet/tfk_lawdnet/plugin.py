@@ -145,9 +145,9 @@ def _check_torch() -> tuple[str, str]:
 
 def _check_checkpoint() -> tuple[str, str]:
     from tfk.weights import find
-    from tfk_lawdnet.artifacts import CHECKPOINT_FRONTEND
+    from tfk_lawdnet.artifacts import ARTIFACTS, CHECKPOINT_FRONTEND
 
-    present = [a for a in CHECKPOINT_FRONTEND if find(a) is not None]
+    present = [a.id for a in ARTIFACTS if a.id in CHECKPOINT_FRONTEND and find(a) is not None]
     if present:
         return "ok", "generator checkpoint(s): " + ", ".join(present)
     return "warn", "no LawDNet checkpoint imported (infer needs one; see `tfk weights pull lawdnet`)"

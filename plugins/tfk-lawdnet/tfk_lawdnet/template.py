@@ -18,7 +18,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +75,7 @@ class Template:
     matrices: np.ndarray  # (N, 3, 3) frame -> crop
     detected: np.ndarray  # (N,) bool: landmarks detected (not interpolated)
     parity: bool = True
+    _crop_offset: int | None = field(default=None, repr=False)
 
     @property
     def crop_hw(self) -> tuple[int, int]:
@@ -83,6 +84,33 @@ class Template:
     def crops(self) -> np.ndarray:
         """All crops (N, H, W, 3) uint8, memory-mapped (not loaded)."""
         return np.load(self.cache_dir / "crops.npy", mmap_mode="r")
+
+    def read_crops(self, indices: Sequence[int]) -> np.ndarray:
+        """Crops ``indices`` (B, H, W, 3) uint8, read with ``pread`` (no mapping that grows the RSS)."""
+        h, w = self.crop_hw
+        size = h * w * 3
+        path = self.cache_dir / "crops.npy"
+        if self._crop_offset is None:
+            with path.open("rb") as fh:
+                version = np.lib.format.read_magic(fh)
+                reader = (
+                    np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                )
+                reader(fh)
+                self._crop_offset = fh.tell()
+        out = np.empty((len(indices), h, w, 3), np.uint8)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            for k, i in enumerate(indices):
+                if not 0 <= int(i) < self.n_frames:
+                    raise IndexError(f"template frame {i} out of range 0..{self.n_frames - 1}")
+                buf = os.pread(fd, size, self._crop_offset + int(i) * size)
+                if len(buf) != size:
+                    raise BadInput(f"template cache {self.cache_dir} is truncated; delete it to rebuild")
+                out[k] = np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+        finally:
+            os.close(fd)
+        return out
 
     def reference_indices(self, seed: int = 456, k: int = 5) -> list[int]:
         """``k`` reference frames drawn reproducibly from frames with detected landmarks."""
@@ -188,8 +216,13 @@ def prepare_template(
         mats = matrices_from_landmarks(track.points, out_w)
         n = len(track)
         h, w = crop_size(mouth)
-        crops = np.lib.format.open_memmap(tmp / "crops.npy", mode="w+", dtype=np.uint8, shape=(n, h, w, 3))
         from tfk.media import iter_frames
+
+        crops_fh = (tmp / "crops.npy").open("wb")  # streamed: no mapping of the whole array
+        np.lib.format.write_array_header_1_0(
+            crops_fh,
+            {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)), "fortran_order": False, "shape": (n, h, w, 3)},
+        )
 
         count = 0
         ctx = progress.task("lawdnet: template crops", total=n) if progress is not None else None
@@ -198,15 +231,14 @@ def prepare_template(
             for i, frame in enumerate(iter_frames(frames_src)):
                 if i >= n:
                     break
-                crops[i] = align_crop(frame, mats[i], out_w, parity=parity)
+                crops_fh.write(np.ascontiguousarray(align_crop(frame, mats[i], out_w, parity=parity)).tobytes())
                 count += 1
                 if task is not None:
                     task.advance(1)
         finally:
+            crops_fh.close()
             if ctx is not None:
                 ctx.__exit__(None, None, None)
-        crops.flush()
-        del crops
         if count != n:
             raise BadInput(f"template {source.name}: decoded {count} frames but tracked {n}")
         np.save(tmp / "matrices.npy", mats)

@@ -7,7 +7,8 @@ video D x1 and the SyncNet loss x0.1; LR constant for ``non_decay`` epochs then 
 fp16 autocast + GradScaler on CUDA. Each stage starts from the previous stage's final generator.
 
 ``tiny`` keeps the four stage names but runs them all at mouth 64 with control grid 8, a narrow random-weight
-VGG and a random SyncNet, batch 1, 2 epochs x 2 steps each (checkpoints at epoch ends): it exercises the whole pipeline on CPU in about a minute.
+VGG and a random SyncNet, batch 1, 2 epochs x 2 steps each (checkpoints at epoch ends): it exercises the
+whole pipeline on CPU in about a minute.
 """
 
 from __future__ import annotations
@@ -88,9 +89,7 @@ _TINY_COMMON = dict(
     save_every=0,
     image_every=2,
 )
-_TINY = tuple(
-    StageConfig(name=s.name, kind=s.kind, batch=1, **_TINY_COMMON) for s in _PAPER
-)
+_TINY = tuple(StageConfig(name=s.name, kind=s.kind, batch=1, **_TINY_COMMON) for s in _PAPER)
 
 PRESETS: dict[str, tuple[StageConfig, ...]] = {"paper": _PAPER, "tiny": _TINY}
 

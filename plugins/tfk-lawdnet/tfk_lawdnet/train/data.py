@@ -196,9 +196,9 @@ class _Base:
         return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float().div_(255.0)
 
     def _masked(self, t):
-        from tfk_lawdnet.mask import source_mask
-
         import torch
+
+        from tfk_lawdnet.mask import source_mask
 
         m = torch.from_numpy(np.array(source_mask(*self.size), dtype=np.float32))
         return t * (1.0 - m)

@@ -81,7 +81,7 @@ def train(
     ``callback(info)`` is called after every step on every rank; returning True stops the run like Ctrl-C
     (checkpoint saved, :class:`tfk.errors.Interrupted` raised).
     """
-    all_stages, chosen = _select(preset, stages, overrides)
+    _all_stages, chosen = _select(preset, stages, overrides)
     if not chosen:
         raise UsageError("no training stage selected")
     if device.startswith("cuda"):

@@ -51,7 +51,7 @@ CKPT_FORMAT = "tfk-lawdnet/train-1"
 def rng_state() -> dict[str, Any]:
     """Python, numpy, torch and CUDA RNG states as tensors/primitives (loadable with ``weights_only``)."""
     py = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    _name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     return {
         "python": [py[0], list(py[1]), py[2]],
         "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "g": int(has_gauss), "c": cached},
@@ -357,9 +357,8 @@ class StageTrainer:
         return sum(len(self._batches(e)) for e in range(self.cfg.epochs))
 
     def _stop_requested(self, flag: StopFlag, info: dict[str, Any]) -> bool:
-        want = flag.requested
-        if self.callback is not None and self.callback(info):
-            want = True
+        asked = bool(self.callback is not None and self.callback(info))
+        want = asked or flag.requested
         if self.world > 1:
             t = torch.tensor([1.0 if want else 0.0], device=self.device)
             dist.all_reduce(t)

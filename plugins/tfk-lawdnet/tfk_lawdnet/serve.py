@@ -1,0 +1,192 @@
+"""``tfk serve lawdnet``: an HTTP service that dubs one fixed template with uploaded audio.
+
+* the template is preprocessed (landmarks, crops) and the model loaded once, at start-up;
+* ``POST /dub`` (multipart field ``audio``; ``file`` is accepted too, as the original ``/upload-audio``
+  client sends it) returns ``video/mp4``; ``/upload-audio`` is an alias;
+* requests are queued to a single model worker (``max_queue`` waiting at most, else 503);
+* uploads are size-limited (413), stored under a server-chosen temp name (the client's file name is
+  never used as a path), and checked with the media preflight: bad uploads get a 4xx with the message;
+* ``GET /health`` reports readiness; the default bind is loopback (127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request  # module level: FastAPI resolves the handler's annotation here
+
+from tfk.errors import BadInput, TfkError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from tfk.progress import Progress
+    from tfk_lawdnet.infer import Dubber
+
+__all__ = ["create_app", "serve"]
+
+log = logging.getLogger("tfk.lawdnet.serve")
+_CHUNK = 1 << 20
+
+
+def create_app(
+    template: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    *,
+    batch_size: int = 20,
+    max_upload_mb: float = 50,
+    max_audio_seconds: float = 600,
+    max_queue: int = 8,
+    audio_frontend: str | None = None,
+    mouth: int | None = None,
+    grid_size: int | None = None,
+    require: Callable[[str], Path] | None = None,
+    dubber: Dubber | None = None,
+    cache_root: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> FastAPI:
+    """Build the FastAPI app; loads the model and preprocesses ``template`` before returning."""
+    from fastapi import FastAPI
+    from fastapi.responses import FileResponse, JSONResponse
+    from starlette.background import BackgroundTask
+
+    from tfk_lawdnet.infer import load_dubber
+
+    if dubber is None:
+        dubber = load_dubber(
+            checkpoint, device, audio_frontend, batch_size, mouth=mouth, grid_size=grid_size, require=require
+        )
+    tpl = dubber.prepare(template, progress=progress, cache_root=cache_root)
+    limit = int(max_upload_mb * (1 << 20))
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lawdnet-model")
+    state: dict[str, Any] = {"pending": 0, "served": 0}
+    lock = threading.Lock()
+    work_root = Path(tempfile.mkdtemp(prefix="tfk-lawdnet-serve-"))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        yield
+        worker.shutdown(wait=False, cancel_futures=True)
+        shutil.rmtree(work_root, ignore_errors=True)
+
+    app = FastAPI(title="tfk lawdnet", version="0.1.0", lifespan=lifespan)
+    app.state.dubber = dubber
+    app.state.template = tpl
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "model": "lawdnet",
+            "template": Path(template).name,
+            "template_frames": tpl.n_frames,
+            "device": dubber.device,
+            "audio_frontend": dubber.frontend,
+            "mouth": dubber.mouth,
+            "queued": state["pending"],
+            "served": state["served"],
+            "max_upload_mb": max_upload_mb,
+        }
+
+    async def _save_upload(request: Request, dest: Path) -> JSONResponse | None:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit + (64 << 10):
+            return error(413, f"upload too large: {int(length) / (1 << 20):.1f} MB > {max_upload_mb:g} MB")
+        try:
+            form = await request.form(max_files=1, max_fields=8)
+        except Exception as exc:  # malformed multipart bodies
+            return error(400, f"expected a multipart/form-data upload with an 'audio' file field ({exc})")
+        upload = form.get("audio") or form.get("file")
+        if upload is None or isinstance(upload, str):
+            return error(400, "no audio file in the request: send it as the multipart field 'audio'")
+        size = 0
+        with dest.open("wb") as fh:
+            while chunk := await upload.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    return error(413, f"upload too large: more than {max_upload_mb:g} MB")
+                fh.write(chunk)
+        await upload.close()
+        if size == 0:
+            return error(400, "the uploaded audio file is empty")
+        return None
+
+    def _check_audio(path: Path) -> None:
+        from tfk.media import preflight
+
+        info = preflight(path, video=False, audio=True)
+        if info.duration and info.duration > max_audio_seconds:
+            raise BadInput(f"audio is {info.duration:.0f} s long; this server accepts at most {max_audio_seconds:g} s")
+
+    def _run(audio: Path, out: Path) -> Path:
+        _check_audio(audio)
+        return dubber.dub(tpl, audio, out)
+
+    async def dub(request: Request):
+        with lock:
+            if state["pending"] >= max_queue:
+                return error(503, f"server busy: {max_queue} requests already queued, retry later")
+            state["pending"] += 1
+        job = Path(tempfile.mkdtemp(prefix="job-", dir=work_root))
+        cleanup = BackgroundTask(shutil.rmtree, job, True)
+        try:
+            problem = await _save_upload(request, job / "upload.bin")
+            if problem is not None:
+                shutil.rmtree(job, ignore_errors=True)
+                return problem
+            out = job / "dubbed.mp4"
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(worker, _run, job / "upload.bin", out)
+            except TfkError as exc:
+                shutil.rmtree(job, ignore_errors=True)
+                status = 400 if isinstance(exc, BadInput) else 500
+                msg = exc.message if status == 400 else f"dubbing failed: {exc.message}"
+                return error(status, ("bad upload: " if status == 400 else "") + msg)
+            except Exception as exc:  # a bug: say so, keep serving
+                log.exception("dubbing failed")
+                shutil.rmtree(job, ignore_errors=True)
+                return error(500, f"internal error while dubbing ({type(exc).__name__})")
+            state["served"] += 1
+            name = f"{Path(template).stem}_lawdnet.mp4"
+            return FileResponse(out, media_type="video/mp4", filename=name, background=cleanup)
+        finally:
+            with lock:
+                state["pending"] -= 1
+
+    app.add_api_route("/dub", dub, methods=["POST"], summary="Dub the template with an uploaded audio file")
+    app.add_api_route("/upload-audio", dub, methods=["POST"], summary="Alias of /dub (the original API)")
+
+    return app
+
+
+def serve(
+    template: str | os.PathLike[str],
+    checkpoint: str | os.PathLike[str] | None = None,
+    device: str = "cpu",
+    host: str = "127.0.0.1",
+    port: int = 5828,
+    **kwargs: Any,
+) -> None:
+    """Run :func:`create_app` under uvicorn until interrupted (Ctrl-C)."""
+    import uvicorn
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: the service has no authentication; anyone who can reach it can use it", host)
+    app = create_app(template, checkpoint, device, **kwargs)
+    log.info("lawdnet service on http://%s:%d (POST /dub, GET /health)", host, port)
+    uvicorn.run(app, host=host, port=port, log_level="info", workers=1)
