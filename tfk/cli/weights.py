@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from tfk.errors import ChecksumMismatch, MissingWeights, UsageError
+from tfk.errors import ChecksumMismatch, MissingWeights, TfkError, UsageError
 
 app = typer.Typer(
     name="weights",
@@ -25,9 +25,9 @@ app = typer.Typer(
 
 
 def _err_console():
-    from rich.console import Console
+    from tfk.console import err_console
 
-    return Console(stderr=True, highlight=False)
+    return err_console()
 
 
 def _out_console():
@@ -141,7 +141,12 @@ def pull(
     if not optional and not all_:
         arts = [a for a in arts if not a.optional or (targets and a.id in targets)]
     console = _err_console()
-    results = store.pull(arts, progress=True, mirror=mirror, dry_run=dry_run)
+    pending: TfkError | None = None
+    try:
+        results = store.pull(arts, progress=True, mirror=mirror, dry_run=dry_run)
+    except TfkError as exc:  # still tell the user what they must fetch by hand, then fail
+        pending = exc
+        results = {a.id: "manual-required" for a in arts if a.manual and store.find(a) is None}
     for art in arts:
         r = results.get(art.id)
         if r == "would-download":
@@ -151,6 +156,8 @@ def pull(
     manual = [a for a in arts if results.get(a.id) == "manual-required"]
     for art in manual:
         _print_manual(console, art)
+    if pending is not None:
+        raise pending
     if manual:
         ids = ", ".join(a.id for a in manual)
         raise MissingWeights(

@@ -182,6 +182,8 @@ def _fetch_http(
                     raise SourceError(f"HTTP {exc.code} {exc.reason} for {url}") from None
             except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
                 reason = _describe(exc)
+                if _unresolvable(exc) and attempts >= 2:  # DNS says no: retrying for a minute will not help
+                    raise TransientError(f"{url}: {reason} (gave up after {attempts} attempts)") from None
             if received > before:
                 failures = 0
             else:
@@ -191,6 +193,14 @@ def _fetch_http(
             delay = min(backoff * (2 ** max(failures - 1, 0)), 30.0)
             log.info("%s: %s; retrying in %.1f s (%d bytes so far)", url, reason, delay, received)
             time.sleep(delay)
+
+
+def _unresolvable(exc: BaseException) -> bool:
+    """True when the host name does not resolve (no network, or a typo in a mirror URL)."""
+    import socket
+
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return isinstance(reason, socket.gaierror)
 
 
 def _describe(exc: BaseException) -> str:

@@ -70,8 +70,14 @@ def test_dataset_layout_and_samples(data_root, tmp_path):
         "audio": (5, 29, 5),
         "sync_audio": (29, 9),
     }
+    dp1_only = make_tiny_dataset(tmp_path / "d", _frames(20), {"dp1": _features()})
     with pytest.raises(ConfigError):
-        FrameDataset(make_tiny_dataset(tmp_path / "d", _frames(20), {"dp1": _features()}), 64, "dp2")
+        FrameDataset(dp1_only, 64, "dp2")
+    from tfk_lawdnet.train.config import preset
+    from tfk_lawdnet.train.trainer import StageTrainer
+
+    tr = StageTrainer(preset("tiny")[3], dp1_only, tmp_path / "s", torch.device("cpu"))  # front-ends follow the data
+    assert (tr.frontend, tr.sync_frontend, tr.meta()["audio_frontend"]) == ("dp1", "dp1", "dp1")
 
 
 def test_a_few_steps_reduce_the_loss(data_root, tmp_path):

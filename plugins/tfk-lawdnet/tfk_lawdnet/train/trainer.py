@@ -144,14 +144,17 @@ class StageTrainer:
         self.clip = cfg.kind == "clip"
         seed_all(cfg.seed + rank)
 
-        from tfk_lawdnet.train.data import ClipDataset, FrameDataset
+        from tfk_lawdnet.train.data import ClipDataset, FrameDataset, TrainData
 
+        data = TrainData(data_root)
+        self.frontend = cfg.frontend or ("dp2" if "dp2" in data.frontends else "dp1")
+        self.sync_frontend = cfg.sync_frontend or ("dp1" if "dp1" in data.frontends else self.frontend)
         if self.clip:
             self.dataset = ClipDataset(
-                data_root, cfg.mouth, cfg.frontend, cfg.sync_frontend, cfg.augment_num, seed=cfg.seed
+                data, cfg.mouth, self.frontend, self.sync_frontend, cfg.augment_num, seed=cfg.seed
             )
         else:
-            self.dataset = FrameDataset(data_root, cfg.mouth, cfg.frontend, cfg.augment_num, seed=cfg.seed)
+            self.dataset = FrameDataset(data, cfg.mouth, self.frontend, cfg.augment_num, seed=cfg.seed)
 
         torch.manual_seed(cfg.seed)  # identical initial weights on every rank
         self.net_g = LawDNet(coarse_grid_size=cfg.grid).to(device)
@@ -243,7 +246,7 @@ class StageTrainer:
 
     def meta(self) -> dict[str, Any]:
         return {
-            "audio_frontend": self.cfg.frontend,
+            "audio_frontend": self.frontend,
             "coarse_grid_size": self.cfg.grid,
             "mouth": self.cfg.mouth,
             "stage": self.cfg.name,
