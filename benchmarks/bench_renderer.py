@@ -1,6 +1,6 @@
 """Benchmark: pure-PyTorch rasteriser on a BFM-sized mesh at 224² (target: <= 80 ms on 2 CPU cores).
 
-A UV sphere of 140 × 250 (35,002 vertices, 69,500 faces, the size of a BFM face mesh), x/y scaled by 0.8
+A UV sphere of 140 × 250 (34,752 vertices, 69,500 faces, the size of a BFM face mesh), x/y scaled by 0.8
 into a 224² image. Timed: rasterise + interpolate (vertex colours) + backward to positions and colours.
 
     python benchmarks/bench_renderer.py [--threads 2] [--repeat 10] [--size 224] [--device cpu] [--check]

@@ -67,7 +67,7 @@ def test_deep3d_front_conversion(synthetic_bfm):
     assert np.allclose(m["meanshape"][0, 9:12], src["shapeMU"][3 * v : 3 * v + 3, 0] / 1e5, rtol=1e-5)
     expect = src["shapePC"][3 * v, :80] * src["shapeEV"][:80, 0] / 1e5
     assert np.allclose(m["idBase"][9], expect, rtol=1e-4, atol=1e-9)
-    mean, basis = read_exp_pca(synthetic_bfm["Exp_Pca.bin"])
+    _, basis = read_exp_pca(synthetic_bfm["Exp_Pca.bin"])
     std = np.loadtxt(synthetic_bfm["std_exp.txt"])
     assert np.allclose(m["exBase"][9], (basis[3 * front[3]] * std)[:64] / 1e5, rtol=1e-4, atol=1e-9)
     assert {"tri", "point_buf", "keypoints", "tri_mask2", "frontmask2_idx", "skinmask"} <= set(m)

@@ -108,7 +108,7 @@ def test_split_rules():
 
 def test_rectangles_follow_the_original_formulas():
     lms = _landmarks(1)[0]
-    x, y, w, h = face_rect(lms, 512, 512)
+    x, y, _, h = face_rect(lms, 512, 512)
     cx = int((lms[:, 0].min() + lms[:, 0].max()) / 2)
     hh = int((lms[8, 1] - int(lms[27, 1])) * 1.15)
     assert x == cx - int((lms[:, 0].max() - cx) * 1.5) and y == int(lms[27, 1]) - hh and h == 2 * hh

@@ -178,3 +178,14 @@ def test_real_clip_end_to_end_with_the_synthetic_model(face_model, tmp_path):
     p = torch.load(out["track_params"], weights_only=True)
     assert torch.isfinite(p["euler"]).all() and torch.isfinite(p["trans"]).all()
     assert float(p["trans"][:, 2].max()) < 0  # the head is in front of the camera
+
+
+def test_without_an_imported_bfm_the_error_names_the_import_command(tmp_path, monkeypatch):
+    from tfk.errors import MissingWeights
+
+    monkeypatch.setenv("TFK_HOME", str(tmp_path / "home"))
+    lms = np.zeros((3, 68, 2), np.float32) + 100
+    with pytest.raises(MissingWeights) as ei:
+        track_video(lms, None, tmp_path / "out", image_size=(H, W))
+    assert ei.value.hint == "tfk weights import shared/bfm2009 /path/to/01_MorphableModel.mat"
+    assert ei.value.exit_code == 69

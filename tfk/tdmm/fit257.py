@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tfk.errors import BadInput, MissingWeights
+from tfk.errors import BadInput
 from tfk.tdmm.camera import DEEP3D_CAMERA_DISTANCE, PerspectiveCamera, deep3d_rotation
 from tfk.tdmm.deep3d import TARGET_SIZE, align_image, align_landmarks, extract_5p
 from tfk.tdmm.render import interpolate, rasterize, shade_vertices
@@ -226,8 +226,9 @@ def compute_coeffs(
     progress=None,
     **fit_options,
 ) -> CoeffResult:
-    """257-d coefficients for a clip (``fit_options`` go to :func:`fit_coeffs`: ``iters``, ``photo_iters``…). ``method``: ``"deep3d"`` (needs ``epoch_20.pth``), ``"fit"`` (needs the
-    Deep3D face model derived from BFM), or ``"auto"`` (regressor when its checkpoint is imported, else fit)."""
+    """257-d coefficients for a clip. ``method``: ``"deep3d"`` (needs ``epoch_20.pth``), ``"fit"`` (needs the
+    Deep3D face model derived from BFM), or ``"auto"`` (regressor when its checkpoint is imported, else fit).
+    ``fit_options`` go to :func:`fit_coeffs` (``iters``, ``photo_iters``, ``share_id``…)."""
     from tfk.tdmm.deep3d import load_lm3d, load_recon_net
     from tfk.tdmm.frames import FrameSource
 
@@ -248,11 +249,7 @@ def compute_coeffs(
         if method == "fit":
             log.warning("Deep3DFaceRecon epoch_20.pth is not imported: fitting coefficients instead (source=fit)")
     if method == "deep3d":
-        try:
-            net = load_recon_net(checkpoint, device)
-        except MissingWeights:
-            raise
-        return regress_coeffs(src, landmarks, lm3d, net, device)
+        return regress_coeffs(src, landmarks, lm3d, load_recon_net(checkpoint, device), device)
     fm = face_model or Deep3DFaceModel.load(device=device)
     return fit_coeffs(landmarks, src.size, fm, lm3d, frames=src, device=device, progress=progress, **fit_options)
 
