@@ -6,7 +6,11 @@ Stages (each reads the previous stage's file in ``work_dir`` and writes its own,
    ``range(600, 1500, 100)`` a pose-only fit then a pose+id+exp fit (all candidates in one batched optimisation;
    Adam is element-wise, so this equals separate runs), keep the lowest landmark loss; then optional finer
    rounds around the best (``focal_refine``). A fixed ``focal`` (DFRF uses 1300) skips the search.
-2. :func:`stage_landmarks` -> ``landmark_fit.pt``: coarse fit of all frames (pose-only, then pose+id+exp).
+2. :func:`stage_landmarks` -> ``landmark_fit.pt``: coarse fit of all frames (pose-only, then pose+id+exp), then
+   (tfk addition, :func:`refine_joint`) a joint L-BFGS refinement of focal + shared identity + per-frame
+   expression/pose on every frame, minimising the MAP objective ``Σ‖r‖²/(2σ²) + ½‖id‖² + ½‖exp‖²`` (coefficients
+   are in units of their standard deviations, so this is the Gaussian prior of the model) while the contour
+   softness is annealed towards the hard silhouette rule.
 3. :func:`stage_smooth` -> ``smooth_fit.pt``: landmark + temporal-Laplacian (rigid vertices) + expression
    regulariser refinement over the whole clip (the photometric-free fine stage; final in ``mode="landmarks"``).
 4. :func:`stage_light` -> ``light_fit.pt``: texture / SH lighting on up to 32 frames spread over the clip,
@@ -72,6 +76,9 @@ class TrackerConfig:
     contour_softness: float = 0.5  #: px; soft silhouette-contour choice while fitting (0 = the original hard rule)
     lbfgs_iters: int = 100  #: tfk addition: L-BFGS iterations after each pose+id+exp Adam fit (0 = original)
     polish: float = 0.25  #: tfk addition: last fraction of each landmark stage at 0.1× the final lr (0 = original)
+    joint_iters: int = 1200  #: tfk addition: L-BFGS iterations per softness level of the joint refinement (0 = off)
+    joint_softness: tuple[float, ...] = (0.5, 0.1, 0.02)  #: px; contour softness annealed towards the hard rule
+    landmark_sigma: float = 0.5  #: px; landmark noise assumed by the joint refinement's MAP objective
     id_dim: int = 100
     exp_dim: int = 79
     tex_dim: int = 100
@@ -158,12 +165,14 @@ def _adam_steps(params, loss_fn, iters: int, lr: float, drops=(), task=None) -> 
             _advance(task, 100)
 
 
-def _lbfgs(params, loss_fn, iters: int) -> None:
-    """Quasi-Newton polish of a converged Adam solution (tfk addition; keeps the best iterate)."""
+def _lbfgs(params, loss_fn, iters: int, tol: bool = False) -> None:
+    """Quasi-Newton polish of a converged Adam solution (tfk addition; keeps the best iterate). ``tol``: run to
+    the iteration limit unless the gradient or the step truly vanish (tight tolerances)."""
     best = [p.detach().clone() for p in params]
     with torch.no_grad():
         best_loss = float(loss_fn(0))
-    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, history_size=30, line_search_fn="strong_wolfe")
+    extra = {"tolerance_grad": 1e-10, "tolerance_change": 1e-14, "history_size": 50} if tol else {"history_size": 30}
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=iters, line_search_fn="strong_wolfe", **extra)
 
     def closure():
         opt.zero_grad(set_to_none=True)
@@ -233,6 +242,65 @@ def fit_landmarks(
         obj = lan + 0.5 * id_c.square().mean(1) + 0.4 * exp.square().flatten(1).mean(1)
     out = {"id": id_c.detach(), "exp": exp.detach(), "euler": euler.detach(), "trans": trans.detach()}
     return out | {"lan": lan, "objective": obj}
+
+
+def refine_joint(
+    model: FaceModel,
+    target: torch.Tensor,
+    params: dict[str, torch.Tensor],
+    focal: float,
+    size: tuple[int, int],
+    cfg: TrackerConfig,
+    progress=None,
+    fit_focal: bool = True,
+) -> tuple[dict[str, torch.Tensor], float]:
+    """Joint MAP refinement of focal, identity ``[1,K]`` and per-frame ``exp/euler/trans`` on ``target [N,68,2]``.
+
+    Objective: ``Σ‖landmark residual‖²/(2σ²) + ½‖id‖² + ½‖exp‖²`` with ``σ = cfg.landmark_sigma`` px (the
+    coefficients are in units of their standard deviations, so the last two terms are the model's Gaussian prior).
+    The focal is optimised as ``log f`` and the depth as ``t_z·f/f₀`` so that a focal step at fixed image scale is
+    one coordinate (the focal/depth/face-size valley is very flat; L-BFGS follows it, Adam barely does). The
+    contour softness is annealed through ``cfg.joint_softness``. ``fit_focal=False`` keeps the focal fixed.
+    Returns the refined parameters and focal.
+    """
+    h, w = size
+    dev = target.device
+    f0 = float(focal)
+    log_r = torch.zeros((), device=dev, requires_grad=fit_focal)  # log(f / f0)
+    id_c = params["id"].to(dev).clone().requires_grad_(True)
+    exp = params["exp"].to(dev).clone().requires_grad_(True)
+    euler = params["euler"].to(dev).clone().requires_grad_(True)
+    trans = params["trans"].to(dev).clone().requires_grad_(True)
+    inv2s2 = 1.0 / (2.0 * cfg.landmark_sigma**2)
+    one = torch.ones((), device=dev)
+
+    def unpack():
+        r = log_r.exp()
+        return r * f0, trans * torch.stack((one, one, r))
+
+    def make_loss(softness: float):
+        def loss_fn(_it=0):
+            f, t = unpack()
+            pred = model.landmarks(id_c, exp, euler, t, PerspectiveCamera.adnerf(f, w, h), softness)
+            r2 = (pred - target).square().sum()
+            return r2 * inv2s2 + 0.5 * id_c.square().sum() + 0.5 * exp.square().sum()
+
+        return loss_fn
+
+    chunk = 300
+    with _task(progress, "tracking: joint refinement", len(cfg.joint_softness) * cfg.joint_iters) as task:
+        for softness in cfg.joint_softness:
+            loss_fn = make_loss(softness)
+            left = cfg.joint_iters
+            while left > 0:
+                _lbfgs(([log_r] if fit_focal else []) + [id_c, exp, euler, trans], loss_fn, min(chunk, left), tol=True)
+                _advance(task, min(chunk, left))
+                left -= chunk
+    with torch.no_grad():
+        f, t = unpack()
+    out = dict(params)
+    out.update(id=id_c.detach().cpu(), exp=exp.detach().cpu(), euler=euler.detach().cpu(), trans=t.detach().cpu())
+    return out, float(f)
 
 
 # ----------------------------------------------------------------------------------------------- stages
@@ -337,8 +405,14 @@ def stage_landmarks(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Tr
         )
     params = {k: res[k][0].cpu() for k in ("exp", "euler", "trans")}
     params["id"] = res["id"].cpu()  # [1,K]
+    params["searched_focal"] = torch.tensor([focal])
+    if cfg.joint_iters > 0:
+        params, focal = refine_joint(model, target[0], params, focal, size, cfg, progress, fit_focal=cfg.focal is None)
     params["focal"] = torch.tensor([focal])
-    params["lan"] = float(res["lan"][0])
+    with torch.no_grad():
+        cam = PerspectiveCamera.adnerf(focal, size[1], size[0])
+        pred = model.landmarks(params["id"].to(dev), *(params[k].to(dev) for k in ("exp", "euler", "trans")), cam)
+    params["lan"] = float(lan_loss(pred[None], target)[0])
     return _save(Path(work) / "landmark_fit.pt", params)
 
 
