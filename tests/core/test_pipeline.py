@@ -140,3 +140,17 @@ def test_resumable_step_keeps_partial_work(ws):
 def test_uid_is_validated(tmp_path):
     with pytest.raises(errors.UsageError, match="invalid --uid"):
         Workspace.for_subject("m", "../escape", None)
+
+
+def test_rerunning_an_upstream_step_makes_downstream_stale(ws, tmp_path):
+    src = tmp_path / "n.txt"
+    src.write_text("3")
+    _make(ws, src, []).run()
+    calls: list[str] = []
+    _make(ws, src, calls).run(from_step="read", until_step="read")
+    assert calls == ["read"]
+    st = {s.name: s for s in _make(ws, src, []).status()}
+    assert st["double"].state == "stale" and "upstream step 'read' changed" in st["double"].reason
+    calls.clear()
+    _make(ws, src, calls).run()
+    assert calls == ["double", "report"]

@@ -18,20 +18,26 @@ H = W = 512
 FOCAL = 1150.0  # off the 600..1400 search grid
 
 
-def synth_clip(model, n: int, seed: int = 0):
-    """A head turning left to right and nodding (25 fps), mean identity, jaw/mouth expressions."""
+def synth_clip(model, n: int, seed: int = 0, identity: bool = True):
+    """A talking-head clip at 25 fps: the head turns from -20 to +20 degrees of yaw, nods (pitch ±7 degrees) and
+    rolls a little; it drifts sideways and in depth (t_z -7.5 ± 0.15); a random identity drawn from the model's
+    prior (coefficients ~ N(0, 1) in units of their standard deviations); five expression components ~ N(0, 0.5²).
+    Landmarks use the model's hard silhouette rule for the jaw contour (what a detector sees)."""
     t = torch.linspace(0, 1, n)
     euler = torch.stack((0.12 * torch.sin(2 * math.pi * t), 0.35 * torch.sin(math.pi * (t - 0.5)), 0.04 * t), -1)
     trans = torch.stack((0.08 * torch.sin(math.pi * t), -0.04 + 0.03 * t, -7.5 + 0.15 * torch.sin(math.pi * t)), -1)
     g = torch.Generator().manual_seed(seed)
     exp = torch.zeros(n, model.exp_dim)
     exp[:, :5] = torch.randn(n, 5, generator=g) * 0.5
-    idc = torch.zeros(1, model.id_dim)
+    idc = torch.randn(1, model.id_dim, generator=g) if identity else torch.zeros(1, model.id_dim)
     lms = model.landmarks(idc, exp, euler, trans, PerspectiveCamera.adnerf(FOCAL, W, H))
     return lms.numpy(), euler, trans
 
 
 def errors(out: dict, euler, trans):
+    """Max rotation error over frames (degrees, geodesic), max translation error over frames relative to the true
+    translation's norm (‖t̂ − t‖ / ‖t‖; the norm is ≈ the camera distance 7.5, so 2 % allows 0.15 model units of
+    3-D error, mostly depth, against a face 1.4 units wide), and the relative focal error."""
     p = torch.load(out["track_params"], weights_only=True)
     rot = rotation_angle_deg(euler2rot(p["euler"]), euler2rot(euler))
     terr = ((p["trans"] - trans).norm(dim=-1) / trans.norm(dim=-1)).max()
@@ -39,25 +45,32 @@ def errors(out: dict, euler, trans):
 
 
 def test_clean_landmarks_recover_pose_and_focal(face_model, tmp_path):
+    # the issue's target on clean data: rotation < 1 degree, translation and focal within 2 %, with the default
+    # optimisation (only the Adam search/coarse stages are shortened: the joint L-BFGS refinement is what converges,
+    # and it reaches the same optimum from focal starts 1000..1400)
     lms, euler, trans = synth_clip(face_model, 40)
-    cfg = TrackerConfig(iters_scale=0.5, focal_frame_step=5)
+    cfg = TrackerConfig(iters_scale=0.1, focal_frame_step=5)
     out = track_video(lms, face_model, tmp_path, image_size=(H, W), config=cfg)
     rot, terr, ferr = errors(out, euler, trans)
-    print(f"clean: rotation {rot:.2f} deg, translation {terr:.1%}, focal {ferr:.1%}")
-    # measured: 1.06-1.09 deg, focal 5.3 %, translation 8 %: short of the issue's 1 deg / 2 % target (see report);
-    # the identity basis can trade face size/depth against focal, and the fits do not fully converge
-    assert rot < 1.5
-    assert ferr < 0.08 and terr < 0.10
+    print(f"clean: rotation {rot:.2f} deg, translation {terr:.2%}, focal {ferr:.2%}")
+    # measured: rotation 0.67 deg (0.42 before temporal smoothing), translation 0.3 %, focal 1.2 % (the MAP focal
+    # of a random identity is not exactly the true one: focal, depth and face shape trade almost freely)
+    assert rot < 1.0
+    assert ferr < 0.02 and terr < 0.02
 
 
 def test_noisy_landmarks_degrade_gracefully(face_model, tmp_path):
+    # Gaussian landmark noise of 1.5 px (a good detector on a 512² frame), same default settings
     lms, euler, trans = synth_clip(face_model, 20, seed=1)
     noisy = lms + np.random.default_rng(0).normal(scale=1.5, size=lms.shape).astype(np.float32)
-    cfg = TrackerConfig(iters_scale=0.25, focal_frame_step=4)
+    cfg = TrackerConfig(iters_scale=0.1, focal_frame_step=4)
     out = track_video(noisy, face_model, tmp_path, image_size=(H, W), config=cfg)
     rot, terr, ferr = errors(out, euler, trans)
-    print(f"noisy: rotation {rot:.2f} deg, translation {terr:.1%}, focal {ferr:.1%}")
-    assert rot < 4.0 and ferr < 0.25 and terr < 0.3
+    print(f"noisy: rotation {rot:.2f} deg, translation {terr:.2%}, focal {ferr:.2%}")
+    # measured: 3.1 deg, 3.9 %, 6.4 % (other clips/noise draws: up to ~4 deg, 17 %, 13 %): per-frame expression
+    # (79 dims for 136 landmark coordinates) absorbs part of the noise and the focal is weakly determined; the bounds
+    # leave room for platform differences but still fail a fit that lost the head (it turns through 40 degrees)
+    assert rot < 5.0 and ferr < 0.12 and terr < 0.10
 
 
 def _render_frames(model, lms_euler_trans, size: int):
@@ -86,10 +99,12 @@ def _render_frames(model, lms_euler_trans, size: int):
 
 def test_short_clip_full_mode_debug_and_resume(face_model, tmp_path):
     n, size = 5, 128
-    lms_e_t = synth_clip(face_model, n)
+    lms_e_t = synth_clip(face_model, n, identity=False)  # the frames are rendered with the mean identity
     frames = _render_frames(face_model, lms_e_t, size)
     lms = lms_e_t[0] * size / W
-    cfg = TrackerConfig(iters_scale=0.03, focal_frame_step=2, light_iters=6, fine_iters=4, lbfgs_iters=5)
+    cfg = TrackerConfig(
+        iters_scale=0.03, focal_frame_step=2, light_iters=6, fine_iters=4, lbfgs_iters=5, joint_iters=20
+    )
     out = track_video(lms, face_model, tmp_path, frames=frames, mode="full", config=cfg, debug=True)
     for key in ("track_params", "transforms_train", "transforms_val", "debug_mp4"):
         assert out[key].is_file() and out[key].stat().st_size > 0
@@ -112,7 +127,7 @@ def test_short_clip_full_mode_debug_and_resume(face_model, tmp_path):
 
 def test_single_frame_and_batches(face_model, tmp_path):
     lms, _, _ = synth_clip(face_model, 1)
-    cfg = TrackerConfig(iters_scale=0.02, lbfgs_iters=2)
+    cfg = TrackerConfig(iters_scale=0.02, lbfgs_iters=2, joint_iters=10)
     out = track_video(lms, face_model, tmp_path, image_size=(H, W), config=cfg)
     assert torch.load(out["track_params"], weights_only=True)["euler"].shape == (1, 3)
     assert batch_starts(5, 32) == [0] and batch_starts(70, 32) == [0, 32, 38] and batch_starts(64, 32) == [0, 32]
@@ -170,7 +185,7 @@ def test_real_clip_end_to_end_with_the_synthetic_model(face_model, tmp_path):
             break
     frames = np.stack(frames)
     lms = _landmarks_for(frames)
-    cfg = TrackerConfig(iters_scale=0.03, light_iters=4, fine_iters=3, photo_scale=0.25, lbfgs_iters=5)
+    cfg = TrackerConfig(iters_scale=0.03, light_iters=4, fine_iters=3, photo_scale=0.25, lbfgs_iters=5, joint_iters=20)
     out = track_video(lms, face_model, tmp_path, frames=frames, mode="full", config=cfg, debug=True)
     for key in ("track_params", "transforms_train", "transforms_val", "debug_mp4"):
         assert out[key].is_file() and out[key].stat().st_size > 0

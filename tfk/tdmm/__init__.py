@@ -11,7 +11,8 @@ Importing this package is cheap; submodules load torch/numpy/scipy.
 - :mod:`tfk.tdmm.camera` - the originals' rotation conventions and pinhole camera.
 - :mod:`tfk.tdmm.model` - ``FaceModel`` (AD-NeRF ``Face_3DMM``: geometry, texture, silhouette landmarks).
 - :mod:`tfk.tdmm.tracker` - ``track_video`` and its resumable stages -> ``track_params.pt``,
-  ``transforms_{train,val}.json`` (:mod:`tfk.tdmm.transforms`).
+  ``transforms_{train,val}.json`` (:mod:`tfk.tdmm.transforms`); :mod:`tfk.tdmm.pipeline` - ``tracking_steps``, the
+  same stages as resumable :class:`tfk.workspace.Step` s.
 - :mod:`tfk.tdmm.deep3d` - the Deep3DFaceRecon ResNet-50 regressor (``epoch_20.pth`` layout), POS alignment,
   coefficient files; :mod:`tfk.tdmm.fit257` - ``compute_coeffs`` (regressor, or the labelled fitting substitute).
 """

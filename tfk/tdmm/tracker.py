@@ -1,6 +1,7 @@
 """AD-NeRF face tracking (BFM 2009) as resumable stages, batched over frames, CPU or CUDA, any clip length.
 
-Stages (each reads the previous stage's file in ``work_dir`` and writes its own, atomically):
+Stages (each reads the previous stage's file in ``work_dir`` (or ``src``) and writes its own, atomically; see
+:mod:`tfk.tdmm.pipeline` for the same stages as resumable workspace steps):
 
 1. :func:`stage_focal` -> ``focal.pt``: focal search on frames 0, 40, 80, …: for every focal of
    ``range(600, 1500, 100)`` a pose-only fit then a pose+id+exp fit (all candidates in one batched optimisation;
@@ -267,8 +268,10 @@ def refine_joint(
     dev = target.device
     f0 = float(focal)
     log_r = torch.zeros((), device=dev, requires_grad=fit_focal)  # log(f / f0)
-    id_c = params["id"].to(dev).clone().requires_grad_(True)
-    exp = params["exp"].to(dev).clone().requires_grad_(True)
+    # identity and expression restart from the prior mean: the coarse Adam fit (weak priors, few iterations) tends
+    # to leave them in a basin where expression absorbs rigid motion, from which L-BFGS crawls out only slowly
+    id_c = torch.zeros_like(params["id"], device=dev).requires_grad_(True)
+    exp = torch.zeros_like(params["exp"], device=dev).requires_grad_(True)
     euler = params["euler"].to(dev).clone().requires_grad_(True)
     trans = params["trans"].to(dev).clone().requires_grad_(True)
     inv2s2 = 1.0 / (2.0 * cfg.landmark_sigma**2)
@@ -289,6 +292,7 @@ def refine_joint(
 
     chunk = 300
     with _task(progress, "tracking: joint refinement", len(cfg.joint_softness) * cfg.joint_iters) as task:
+        _lbfgs([euler, trans], make_loss(cfg.joint_softness[0]), min(100, cfg.joint_iters), tol=True)
         for softness in cfg.joint_softness:
             loss_fn = make_loss(softness)
             left = cfg.joint_iters
@@ -296,6 +300,12 @@ def refine_joint(
                 _lbfgs(([log_r] if fit_focal else []) + [id_c, exp, euler, trans], loss_fn, min(chunk, left), tol=True)
                 _advance(task, min(chunk, left))
                 left -= chunk
+            with torch.no_grad():
+                f, t = unpack()
+                pred = model.landmarks(id_c, exp, euler, t, PerspectiveCamera.adnerf(f, w, h), softness)
+                rms = float((pred - target).square().mean().sqrt())
+                obj = float(loss_fn())
+                log.debug("joint refinement: softness %.3g objective %.4f focal %.1f rms %.3f", softness, obj, f, rms)
     with torch.no_grad():
         f, t = unpack()
     out = dict(params)
@@ -380,9 +390,11 @@ def stage_focal(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Tracke
     return _save(out, doc | {"focal": best})
 
 
-def stage_landmarks(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: TrackerConfig, progress=None) -> Path:
+def stage_landmarks(
+    work: Path, lms: np.ndarray, model: FaceModel, size, cfg: TrackerConfig, progress=None, src: Path | None = None
+) -> Path:
     """Coarse landmark fit of every frame at the chosen focal -> ``landmark_fit.pt``."""
-    focal = float(_load(Path(work) / "focal.pt")["focal"])
+    focal = float(_load(Path(src or work) / "focal.pt")["focal"])
     dev = model.device
     target = torch.as_tensor(lms, dtype=torch.float32, device=dev)[None]
     its = cfg.its
@@ -416,9 +428,11 @@ def stage_landmarks(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: Tr
     return _save(Path(work) / "landmark_fit.pt", params)
 
 
-def stage_smooth(work: Path, lms: np.ndarray, model: FaceModel, size, cfg: TrackerConfig, progress=None) -> Path:
+def stage_smooth(
+    work: Path, lms: np.ndarray, model: FaceModel, size, cfg: TrackerConfig, progress=None, src: Path | None = None
+) -> Path:
     """Landmark + temporal Laplacian + expression regulariser over the whole clip -> ``smooth_fit.pt``."""
-    p = _load(Path(work) / "landmark_fit.pt")
+    p = _load(Path(src or work) / "landmark_fit.pt")
     dev = model.device
     h, w = size
     focal = float(p["focal"][0])
@@ -475,10 +489,17 @@ def col_loss(pred: torch.Tensor, img: torch.Tensor, mask: torch.Tensor) -> torch
 
 
 def stage_light(
-    work: Path, frames: FrameSource, lms, model: FaceModel, size, cfg: TrackerConfig, progress=None
+    work: Path,
+    frames: FrameSource,
+    lms,
+    model: FaceModel,
+    size,
+    cfg: TrackerConfig,
+    progress=None,
+    src: Path | None = None,
 ) -> Path:
     """Texture and SH lighting on up to ``batch_size`` frames spread over the clip -> ``light_fit.pt``."""
-    p = _load(Path(work) / "smooth_fit.pt")
+    p = _load(Path(src or work) / "smooth_fit.pt")
     dev = model.device
     n = len(lms)
     ids = np.unique(np.linspace(0, n - 1, min(n, cfg.batch_size)).round().astype(int))
@@ -529,10 +550,17 @@ def batch_starts(n: int, batch: int) -> list[int]:
 
 
 def stage_photometric(
-    work: Path, frames: FrameSource, lms, model: FaceModel, size, cfg: TrackerConfig, progress=None
+    work: Path,
+    frames: FrameSource,
+    lms,
+    model: FaceModel,
+    size,
+    cfg: TrackerConfig,
+    progress=None,
+    src: Path | None = None,
 ) -> Path:
     """Per-batch photometric refinement of exp/euler/trans/light -> ``photo_fit.pt``."""
-    p = _load(Path(work) / "light_fit.pt")
+    p = _load(Path(src or work) / "light_fit.pt")
     dev = model.device
     n = len(lms)
     hw, (sx, sy), cam = _photo_setup(model, size, cfg, float(p["focal"][0]))
@@ -579,7 +607,7 @@ def stage_photometric(
     return _save(Path(work) / "photo_fit.pt", out)
 
 
-def final_params(work: Path, mode: str) -> dict:
+def final_params(work: Path, mode: str) -> dict:  # ``work``: the directory holding the last stage's file
     """The last stage's parameters for ``mode`` (``photo_fit.pt`` or ``smooth_fit.pt``)."""
     return _load(Path(work) / ("photo_fit.pt" if mode == "full" else "smooth_fit.pt"))
 

@@ -141,8 +141,8 @@ class Pipeline:
     def _spec(self, step: Step) -> dict[str, Any]:
         ups = {}
         for up in self._upstream(step):
-            d = self._done(up)
-            ups[up] = d["fingerprint"] if d else None
+            d = self._done(up)  # keyed on the upstream's run (not just its settings): a re-run makes us stale
+            ups[up] = d.get("run", d["fingerprint"]) if d else None
         spec = {
             "version": str(step.version),
             "params": json.loads(json.dumps(step.params, sort_keys=True, default=str)),
@@ -268,6 +268,7 @@ class Pipeline:
         record = dict(
             spec,
             name=step.name,
+            run=uuid.uuid4().hex,
             reason=why,
             seconds=round(time.time() - t0, 3),
             finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
