@@ -78,17 +78,6 @@ def _network() -> tuple[str, str]:
     return "ok", "; ".join(parts)
 
 
-def _parsing_quality() -> tuple[str, str]:
-    from tfk.weights import find
-
-    if find("shared/face_parsing_79999") is None:
-        return (
-            "warn",
-            "BiSeNet face-parsing weights missing: NeRF preprocessing uses the lower-quality landmark fallback",
-        )
-    return "ok", "BiSeNet face parsing (79999_iter.pth) present"
-
-
 def _plugin_results(only: str | None) -> list[Result]:
     from tfk.cli.models import _weights_summary
     from tfk.plugins import load_registry
@@ -153,8 +142,11 @@ def collect(only: str | None = None) -> list[Result]:
         _check("media", "PyAV", _pyav, "pip install av"),
         _check("compute", "torch", _torch, "pip install torch==2.13.0"),
         _check("network", "settings", _network),
-        _check("toolbox", "face parsing", _parsing_quality, "tfk weights pull shared/face_parsing_79999"),
     ]
+    if importlib.util.find_spec("numpy") is not None:
+        from tfk.face import doctor_checks as face_checks
+
+        results += [_check("toolbox", c.name, c.run, c.hint) for c in face_checks()]
     return results + _plugin_results(only)
 
 

@@ -19,8 +19,16 @@ if TYPE_CHECKING:
 MODES = ("track", "detect")
 
 
-def choose_face(candidates: list[Box], previous: Box | None) -> Box | None:
-    """The face that continues the track (best overlap with ``previous``); the largest otherwise."""
+#: a tracked face missing for fewer frames than this is not replaced by another face (faces don't teleport)
+SWITCH_AFTER = 12
+
+
+def choose_face(candidates: list[Box], previous: Box | None, recent: bool = False) -> Box | None:
+    """The face that continues the track (best overlap with ``previous``); the largest otherwise.
+
+    With ``recent`` (the previous face was seen a moment ago) a frame whose detections do not
+    continue the track yields ``None`` (a miss, interpolated later) instead of a jump to another face.
+    """
     if not candidates:
         return None
     if previous is not None:
@@ -34,6 +42,8 @@ def choose_face(candidates: list[Box], previous: Box | None) -> Box | None:
         near = int(np.argmin(dists))
         if dists[near] < 0.5 * size:
             return candidates[near]
+        if recent:
+            return None
     return max(candidates, key=lambda b: (b[2] - b[0]) * (b[3] - b[1]))
 
 
@@ -76,6 +86,7 @@ def track_landmarks(
     prev_pts: np.ndarray | None = None  # landmarks of the previous frame, None after a miss
     rel: np.ndarray | None = None  # detector box relative to its landmarks (calibrated at each detection)
     since_detect = 0
+    last_seen = -SWITCH_AFTER  # index of the last frame with a face
     batch = lm.batch_size if mode == "detect" else 1
     ctx = progress.task("face landmarks") if progress is not None else None
     task = ctx.__enter__() if ctx is not None else None
@@ -95,16 +106,17 @@ def track_landmarks(
                     pts, box = _track_step(lm, rgb, prev_pts, rel)
                     since_detect += 1
                 if pts is None:
-                    box = choose_face(cands if cands is not None else lm.detect(rgb), prev_box)
+                    recent = prev_box is not None and len(points) - last_seen < SWITCH_AFTER
+                    box = choose_face(cands if cands is not None else lm.detect(rgb), prev_box, recent)
                     if box is not None:
                         pts = lm.landmarks(rgb, box)
                         rel = _calibrate(box, pts)
                         since_detect = 0
+                if box is not None:
+                    prev_box, last_seen = box, len(points)
                 points.append(pts)
                 boxes.append(box)
                 prev_pts = pts
-                if box is not None:
-                    prev_box = box
                 i = start + k
                 if debug is not None and debug_every > 0 and i % debug_every == 0:
                     _write_overlay(debug / f"overlay_{i:05d}.png", rgb, pts, box, i)
