@@ -82,6 +82,19 @@ def doctor_cmd(
         raise typer.Exit(code)
 
 
+@app.command("demo")
+def demo_cmd(
+    out: Path = typer.Option(Path("tfk-demo"), "--out", help="Directory for every demo file."),
+    seconds: float = typer.Option(4.0, "--seconds", help="Length of the built-in template clip."),
+    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
+) -> None:
+    """Run the whole LawDNet pipeline (preprocess, train tiny, dub) on built-in media, offline."""
+    from tfk.cli.demo import run_demo
+    from tfk.cli.stages import resolve_device
+
+    typer.echo(str(run_demo(out, seconds, resolve_device(device))))
+
+
 def _mount_weights() -> None:
     from tfk.cli.weights import app as weights_app
 

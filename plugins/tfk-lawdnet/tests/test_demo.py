@@ -1,0 +1,21 @@
+"""The README quick start: ``tfk demo`` runs preprocess, tiny training and dubbing on built-in media."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def test_demo_runs_the_whole_pipeline_offline(tfk_cli, tmp_path):
+    from tfk.media import load_audio, probe
+
+    res = tfk_cli("demo", "--out", str(tmp_path / "demo"), "--seconds", "2", "--device", "cpu")
+    assert res.exit_code == 0, res.stderr
+    out = Path(res.stdout.strip())
+    assert out == tmp_path / "demo" / "dubbed.mp4"
+    info = probe(out)
+    speech = load_audio(tmp_path / "demo" / "speech.wav")
+    assert info.n_frames == round(len(speech) / 16000 * 25)  # as many frames as the audio needs at 25 fps
+    assert info.has_audio and abs(info.audio_duration - info.video_duration) <= 1 / 25
+    assert (tmp_path / "demo" / "workspace" / "steps" / "dataset" / "index.json").exists()
+    manifests = list((tmp_path / "demo" / "runs").rglob("manifest.json"))
+    assert len(manifests) == 2  # train and infer runs
