@@ -93,3 +93,31 @@ def test_load_real_wav_through_media_layer(speech_wav_path, speech):
     x = load(speech_wav_path, sr=16000)
     assert x.dtype == np.float32 and x.ndim == 1 and len(x) == 128000
     np.testing.assert_allclose(x, speech, atol=1e-4)
+
+
+@pytest.mark.parametrize("pad_mode", ["reflect", "constant"])
+def test_blockwise_mel_equals_one_stft(pad_mode):
+    """Block-by-block frames (bounded memory) give exactly the values of one centred STFT."""
+    import torch
+
+    from tfk.audio.mel import HOP, N_FFT, melspectrogram
+
+    rng = np.random.default_rng(3)
+    wav = (0.3 * rng.standard_normal(16000 * 3 + 123)).astype(np.float32)
+    blocks = melspectrogram(wav, pad_mode=pad_mode, block_frames=37)
+    whole = melspectrogram(wav, pad_mode=pad_mode, block_frames=10**9)
+    assert blocks.shape == (80, 1 + len(wav) // HOP)
+    np.testing.assert_array_equal(blocks, whole)
+    x = torch.as_tensor(wav, dtype=torch.float64)
+    x = torch.cat([x[:1], x[1:] - 0.97 * x[:-1]])
+    ref = torch.stft(
+        x,
+        N_FFT,
+        HOP,
+        N_FFT,
+        torch.hann_window(N_FFT, dtype=torch.float64),
+        center=True,
+        pad_mode=pad_mode,
+        return_complex=True,
+    ).abs()
+    assert ref.shape[1] == blocks.shape[1]

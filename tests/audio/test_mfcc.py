@@ -72,3 +72,11 @@ def test_phadtf_windows_match_original_loop(speech):
     ours = phadtf_mfcc_windows(speech)
     assert ours.shape == (len(ref), 28, 12) == (199, 28, 12)
     np.testing.assert_allclose(ours, np.array(ref), rtol=1e-9, atol=1e-9)
+
+
+def test_blockwise_mfcc_equals_one_pass():
+    from tfk.audio.mfcc import mfcc
+
+    rng = np.random.default_rng(5)
+    sig = (3000 * rng.standard_normal(16000 * 2 + 77)).astype(np.int16)
+    np.testing.assert_allclose(mfcc(sig, block_frames=13), mfcc(sig, block_frames=10**9), rtol=0, atol=1e-12)

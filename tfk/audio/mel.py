@@ -100,11 +100,15 @@ def _check_wav(wav: np.ndarray) -> np.ndarray:
     return wav
 
 
-def melspectrogram(wav: np.ndarray, sr: int = SAMPLE_RATE, *, pad_mode: str = "reflect") -> np.ndarray:
+def melspectrogram(
+    wav: np.ndarray, sr: int = SAMPLE_RATE, *, pad_mode: str = "reflect", block_frames: int = 2000
+) -> np.ndarray:
     """Wav2Lip/SadTalker normalised log-mel ``[80, 1 + len // 200]`` float32 at :data:`MEL_RATE` frames/s.
 
     ``wav`` is mono float in [-1, 1] at ``sr`` (16 kHz for the published models). ``pad_mode`` is the STFT
     edge padding: ``"reflect"`` (Wav2Lip / StyleHEAT's librosa pins) or ``"constant"`` (librosa >= 0.9).
+    Frames are computed ``block_frames`` at a time (exactly the same values as one centred STFT), so the
+    working memory stays bounded however long the audio is; only the [80, T] result grows.
     """
     import torch
 
@@ -115,23 +119,23 @@ def melspectrogram(wav: np.ndarray, sr: int = SAMPLE_RATE, *, pad_mode: str = "r
     if pad_mode == "reflect" and x.numel() <= N_FFT // 2:
         raise BadInput(f"audio too short for the mel spectrogram ({x.numel()} samples; need > {N_FFT // 2})")
     x = torch.cat([x[:1], x[1:] - PREEMPHASIS * x[:-1]])
+    half = N_FFT // 2  # centred frames: pad the signal once, then take frames block by block
+    x = torch.nn.functional.pad(x[None, None], (half, half), mode=pad_mode)[0, 0]
+    n_frames = 1 + (x.numel() - N_FFT) // HOP
     window = torch.hann_window(WIN, periodic=True, dtype=torch.float64)
-    spec = torch.stft(
-        x,
-        n_fft=N_FFT,
-        hop_length=HOP,
-        win_length=WIN,
-        window=window,
-        center=True,
-        pad_mode=pad_mode,
-        return_complex=True,
-    ).abs()
     fb = torch.from_numpy(mel_filterbank(sr, N_FFT, N_MELS, FMIN, FMAX))
-    mel = fb @ spec
     min_level = 10.0 ** (MIN_LEVEL_DB / 20.0)  # 1e-5
-    db = 20.0 * torch.log10(torch.clamp(mel, min=min_level)) - REF_LEVEL_DB
-    norm = (2.0 * MAX_ABS_VALUE) * ((db - MIN_LEVEL_DB) / (-MIN_LEVEL_DB)) - MAX_ABS_VALUE
-    return torch.clamp(norm, -MAX_ABS_VALUE, MAX_ABS_VALUE).to(torch.float32).numpy()
+    out = np.empty((N_MELS, n_frames), dtype=np.float32)
+    for t0 in range(0, n_frames, block_frames):
+        t1 = min(t0 + block_frames, n_frames)
+        seg = x[t0 * HOP : (t1 - 1) * HOP + N_FFT]
+        spec = torch.stft(
+            seg, n_fft=N_FFT, hop_length=HOP, win_length=WIN, window=window, center=False, return_complex=True
+        ).abs()
+        db = 20.0 * torch.log10(torch.clamp(fb @ spec, min=min_level)) - REF_LEVEL_DB
+        norm = (2.0 * MAX_ABS_VALUE) * ((db - MIN_LEVEL_DB) / (-MIN_LEVEL_DB)) - MAX_ABS_VALUE
+        out[:, t0:t1] = torch.clamp(norm, -MAX_ABS_VALUE, MAX_ABS_VALUE).to(torch.float32).numpy()
+    return out
 
 
 # --- per-video-frame mel windows -----------------------------------------------------------------------

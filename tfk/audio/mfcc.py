@@ -80,6 +80,7 @@ def mfcc(
     preemph: float = 0.97,
     ceplifter: int = 22,
     append_energy: bool = True,
+    block_frames: int = 4000,
 ) -> np.ndarray:
     """``python_speech_features.mfcc`` equivalent: ``[M, numcep]`` float64 at ``1 / winstep`` frames/s.
 
@@ -100,16 +101,20 @@ def mfcc(
     nframes = 1 if n <= flen else 1 + math.ceil((n - flen) / fstep)
     padded = np.zeros((nframes - 1) * fstep + flen)
     padded[:n] = sig
-    frames = np.lib.stride_tricks.sliding_window_view(padded, flen)[::fstep][:nframes]
+    frames = np.lib.stride_tricks.sliding_window_view(padded, flen)[::fstep][:nframes]  # a view: no copy
     if flen > nfft:  # the library truncates frames to nfft (with a warning)
         frames = frames[:, :nfft]
-    pspec = np.square(np.abs(np.fft.rfft(frames, nfft))) / nfft
     eps = np.finfo(float).eps
-    energy = pspec.sum(axis=1)
-    energy = np.where(energy == 0, eps, energy)
-    feat = pspec @ psf_filterbank(nfilt, nfft, sr, lowfreq, highfreq).T
-    feat = np.where(feat == 0, eps, feat)
-    cep = np.log(feat) @ _dct_ortho_matrix(nfilt, numcep).T
+    fbank = psf_filterbank(nfilt, nfft, sr, lowfreq, highfreq).T
+    dct = _dct_ortho_matrix(nfilt, numcep).T
+    cep = np.empty((nframes, numcep))
+    energy = np.empty(nframes)
+    for a in range(0, nframes, block_frames):  # bounded working memory: only [M, numcep] grows with length
+        pspec = np.square(np.abs(np.fft.rfft(frames[a : a + block_frames], nfft))) / nfft
+        e = pspec.sum(axis=1)
+        energy[a : a + block_frames] = np.where(e == 0, eps, e)
+        feat = pspec @ fbank
+        cep[a : a + block_frames] = np.log(np.where(feat == 0, eps, feat)) @ dct
     if ceplifter > 0:
         cep = cep * (1.0 + (ceplifter / 2.0) * np.sin(np.pi * np.arange(numcep) / ceplifter))
     if append_energy:
