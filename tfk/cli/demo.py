@@ -10,6 +10,7 @@ the published model. Everything lives under ``--out`` (the weights store is not 
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,7 @@ def _untrained_dp2(path: Path) -> Path:
 
 
 def run_demo(out: Path, seconds: float, device: str) -> Path:
+    from tfk.cli.stages import run_guard
     from tfk.console import info
     from tfk.media import write_wav
     from tfk.plugins import load_registry
@@ -64,8 +66,6 @@ def run_demo(out: Path, seconds: float, device: str) -> Path:
         write_wav(speech, synthetic_speech(seconds * 0.75, 16000, seed=7), 16000)
     weights = {DP2_CHECKPOINT: _untrained_dp2(out / "weights" / "dp2_untrained.pt")}
     ws = Workspace.for_subject("lawdnet", "demo", out / "workspace")
-    import os
-
     progress = make_progress(os.environ.get("TFK_PROGRESS", "auto"))
 
     def stage(verb: str, options: dict[str, Any]) -> Any:
@@ -86,17 +86,10 @@ def run_demo(out: Path, seconds: float, device: str) -> Path:
             demo_weights=weights,
         )
         t0 = time.monotonic()
-        code, err = 0, None
-        try:
-            return reg.dispatch("lawdnet", verb, ctx, options)
-        except BaseException as exc:
-            code, err = 1, exc
-            raise
-        finally:
-            if run is not None:
-                run.timing(verb, time.monotonic() - t0)
-                run.finish(code, err if isinstance(err, Exception) else None)
-            info(f"demo: {verb} done in {time.monotonic() - t0:.1f}s")
+        with run_guard(run, verb, plugin="lawdnet"):
+            result = reg.dispatch("lawdnet", verb, ctx, options)
+        info(f"demo: {verb} done in {time.monotonic() - t0:.1f}s")
+        return result
 
     try:
         stage(

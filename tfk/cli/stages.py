@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,6 +159,38 @@ def _report_metrics(model: str, result: dict[str, Any], run: Any) -> None:
         run.record_output("metrics", run.dir / "metrics.json")
 
 
+@contextmanager
+def run_guard(run: Any, verb: str, plugin: str | None = None) -> Iterator[None]:
+    """Record timing and exit status in ``run``'s manifest whatever happens inside.
+
+    A non-tfk exception is tagged as a crash of ``plugin`` (exit 70) and its traceback kept in
+    ``crash.txt`` of the run directory.
+    """
+    t0 = time.monotonic()
+    code, error = 0, None
+    try:
+        yield
+    except errors.TfkError as exc:
+        code, error = int(exc.exit_code), exc
+        raise
+    except KeyboardInterrupt:
+        code = int(errors.ExitCode.INTERRUPTED)
+        raise
+    except Exception as exc:
+        code, error = int(errors.ExitCode.PLUGIN_CRASH if plugin else errors.ExitCode.INTERNAL), exc
+        if plugin:
+            exc._tfk_plugin = plugin  # type: ignore[attr-defined]
+        if run is not None:
+            import traceback
+
+            (run.dir / "crash.txt").write_text("".join(traceback.format_exception(exc)))
+        raise
+    finally:
+        if run is not None:
+            run.timing(verb, time.monotonic() - t0)
+            run.finish(code, error)
+
+
 def run_verb(verb: str, model: str, values: dict[str, Any]) -> Any:
     """Build the stage context around a plugin call: preflight, workspace, run dir, progress."""
     from tfk.plugin import StageContext
@@ -197,32 +231,14 @@ def run_verb(verb: str, model: str, values: dict[str, Any]) -> Any:
         until_step=until_step,
         debug=bool(os.environ.get("TFK_DEBUG")),
     )
-    t0 = time.monotonic()
-    code, error = 0, None
     try:
-        from tfk.weights import seed_library_caches
+        with run_guard(run, verb, plugin=model):
+            from tfk.weights import seed_library_caches
 
-        seed_library_caches()
-        result = reg.dispatch(model, verb, ctx, values)
-    except errors.TfkError as exc:
-        code, error = int(exc.exit_code), exc
-        raise
-    except KeyboardInterrupt as exc:
-        code, error = int(errors.ExitCode.INTERRUPTED), exc
-        raise
-    except Exception as exc:
-        code, error = int(errors.ExitCode.PLUGIN_CRASH), exc
-        exc._tfk_plugin = model  # type: ignore[attr-defined]
-        if run is not None:
-            import traceback
-
-            (run.dir / "crash.txt").write_text("".join(traceback.format_exception(exc)))
-        raise
+            seed_library_caches()
+            result = reg.dispatch(model, verb, ctx, values)
     finally:
         progress.close()
-        if run is not None:
-            run.timing(verb, time.monotonic() - t0)
-            run.finish(code, error)
     if verb == "evaluate" and isinstance(result, dict):
         _report_metrics(model, result, run)
     return result
@@ -275,16 +291,12 @@ def evaluate_videos_cmd(
     run = Run.create("videos", "evaluate", device=dev)
     run.set_config({"generated": generated, "reference": reference, "metrics": metric_names, "audio": audio})
     progress = make_progress(os.environ.get("TFK_PROGRESS", "auto"))
-    code, error = 0, None
+    names = [m.strip() for m in metric_names.split(",") if m.strip()] if metric_names else None
     try:
-        names = [m.strip() for m in metric_names.split(",") if m.strip()] if metric_names else None
-        result = evaluate_videos(generated, reference, metrics=names, audio=audio, device=dev, progress=progress)
-    except errors.TfkError as exc:
-        code, error = int(exc.exit_code), exc
-        raise
+        with run_guard(run, "evaluate"):
+            result = evaluate_videos(generated, reference, metrics=names, audio=audio, device=dev, progress=progress)
     finally:
         progress.close()
-        run.finish(code, error)
     err_console().print(metrics_table(result))
     write_metrics(result, run.dir / "metrics.json")
     if output is not None:
