@@ -152,3 +152,60 @@ def test_exports_round_trip(astronaut, tmp_path):
     assert np.allclose(LandmarkTrack.read_openface_csv(csv), track.points, atol=1e-2)
     back = LandmarkTrack.load_npy(track.save_npy(tmp_path / "t.npy"))
     assert np.array_equal(back.points, track.points) and back.size == track.size
+
+
+def test_real_clip_tracking_agrees_with_per_frame_detection(shared_media):
+    from tfk.face import track_landmarks
+
+    clip = shared_media / "WDA_KatieHill_000.mp4"
+    tracked, detected = track_landmarks(clip, mode="track"), track_landmarks(clip, mode="detect")
+    assert tracked.detected.all() and detected.detected.all()
+    err = np.linalg.norm(tracked.points - detected.points, axis=-1)
+    assert err.mean() < 2.0 and np.median(err.mean(axis=1)) < 2.5, f"mean {err.mean():.2f} px"
+
+
+def test_smoothing_and_max_gap(astronaut):
+    from tfk.face import track_landmarks
+
+    blank = np.zeros_like(astronaut)
+    frames = [astronaut] * 6 + [blank] * 3 + [astronaut] * 6
+    with pytest.raises(errors.NoFaceFound) as exc:
+        track_landmarks(frames, max_missing=0.5, max_gap=2)
+    assert exc.value.frames == [6, 7, 8]
+    smooth = track_landmarks(frames, max_missing=0.5, smooth=2.0)
+    assert np.isfinite(smooth.points).all() and smooth.interpolated == [6, 7, 8]
+
+
+def test_face_alignment_backend_needs_its_package_or_hands_over_store_files(monkeypatch, tmp_path):
+    import importlib.util
+    import sys
+    import types
+
+    from tfk.face.backends import FaceAlignmentLandmarker
+
+    if importlib.util.find_spec("face_alignment") is None:
+        with pytest.raises(errors.Unavailable):
+            FaceAlignmentLandmarker()
+    calls = {}
+    fake = types.ModuleType("face_alignment")
+    fake.LandmarksType = types.SimpleNamespace(TWO_D="2D")
+    fake.FaceAlignment = lambda *a, **kw: calls.update(args=a, kwargs=kw) or types.SimpleNamespace()
+    monkeypatch.setitem(sys.modules, "face_alignment", fake)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tmp_path / "fan.tar").write_bytes(b"x")
+    (tmp_path / "s3fd.pth").write_bytes(b"y")
+    FaceAlignmentLandmarker(fan_path=tmp_path / "fan.tar", s3fd_path=tmp_path / "s3fd.pth")
+    assert calls["kwargs"]["compile"] is False and calls["kwargs"]["device"] == "cpu"
+    assert calls["kwargs"]["face_detector_kwargs"] == {"path_to_detector": str(tmp_path / "s3fd.pth")}
+    assert (tmp_path / "torch" / "hub" / "checkpoints" / "2DFAN4-11f355bf06.pth.tar").read_bytes() == b"x"
+
+
+def test_artifacts_are_light_declarations():
+    import subprocess
+    import sys
+
+    code = "import sys, tfk.face, tfk.face.artifacts as a; print(sorted(x.id for x in a.ARTIFACTS)); " \
+        "print([m for m in ('numpy', 'cv2', 'dlib', 'torch') if m in sys.modules])"  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "['shared/face_parsing_79999', 'shared/fan_2d', 'shared/s3fd']"
+    assert out[1] == "[]"

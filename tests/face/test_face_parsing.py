@@ -99,3 +99,25 @@ def test_background_plate_recovers_a_static_background():
     plate = estimate_background(frames, masks, step=1)
     assert plate.shape == bg.shape
     assert np.abs(plate.astype(int) - bg).mean() < 3
+
+
+def test_torso_and_gt_images_follow_the_regions():
+    from tfk.face.parsing import torso_and_gt_images
+
+    h, w = 140, 40
+    frame = np.full((h, w, 3), 200, np.uint8)
+    bc = np.full((h, w, 3), 10, np.uint8)
+    regions = np.zeros((h, w), np.uint8)
+    regions[5:80, 10:30] = 1  # head
+    regions[80:, 5:35] = 3  # torso (its top touches the head beside the neck)
+    regions[80:90, 15:25] = 2  # neck
+    gt, torso = torso_and_gt_images(frame, regions, bc)
+    assert (gt[0, 0] == 10).all() and (gt[10, 20] == 200).all()  # background -> bc, person kept
+    assert torso.shape == (h, w, 4)
+    assert torso[85, 20, 3] == 255 and torso[120, 6, 3] == 255  # neck and torso opaque
+    assert torso[0, 0, 3] == 0 and (torso[0, 0, :3] == 0).all()  # background transparent black
+    # neck top (dilated 3 px up, pushed 4 px down) painted 53 px upward into the head, no further
+    assert torso[40, 20, 3] == 255 and torso[20, 20, 3] == 0
+    # torso top under the head painted 9 px upward
+    assert torso[73, 12, 3] == 255 and torso[68, 12, 3] == 0
+    assert torso[73, 12, 0] < 200  # darkened by 0.98^k
