@@ -44,7 +44,7 @@ def _untrained_dp2(path: Path) -> Path:
     return path
 
 
-def run_demo(out: Path, seconds: float, device: str) -> Path:
+def run_demo(out: Path, seconds: float, device: str, video: Path | None = None, audio: Path | None = None) -> Path:
     from tfk.cli.stages import run_guard
     from tfk.console import info
     from tfk.media import write_wav
@@ -58,11 +58,11 @@ def run_demo(out: Path, seconds: float, device: str) -> Path:
     from tfk_lawdnet.artifacts import DP2_CHECKPOINT
 
     out.mkdir(parents=True, exist_ok=True)
-    template = out / "template.mp4"
-    if not template.exists():
+    template = Path(video) if video is not None else out / "template.mp4"
+    if video is None and not template.exists():
         make_talking_clip(template, seconds=seconds, size=256, seed=0)
-    speech = out / "speech.wav"
-    if not speech.exists():
+    speech = Path(audio) if audio is not None else out / "speech.wav"
+    if audio is None and not speech.exists():
         write_wav(speech, synthetic_speech(seconds * 0.75, 16000, seed=7), 16000)
     weights = {DP2_CHECKPOINT: _untrained_dp2(out / "weights" / "dp2_untrained.pt")}
     ws = Workspace.for_subject("lawdnet", "demo", out / "workspace")

@@ -19,3 +19,29 @@ def test_demo_runs_the_whole_pipeline_offline(tfk_cli, tmp_path):
     assert (tmp_path / "demo" / "workspace" / "steps" / "dataset" / "index.json").exists()
     manifests = list((tmp_path / "demo" / "runs").rglob("manifest.json"))
     assert len(manifests) == 2  # train and infer runs
+
+
+def test_tiny_preset_on_the_shared_real_clip(tfk_cli, tmp_path, shared_media):
+    """The tiny preset trains on the real 8 s clip on CPU and dubs it with the real speech WAV."""
+    from tfk.media import probe
+
+    res = tfk_cli(
+        "demo",
+        "--out",
+        str(tmp_path / "real"),
+        "--video",
+        str(shared_media / "WDA_KatieHill_000.mp4"),
+        "--audio",
+        str(shared_media / "RD_Radio34_002.wav"),
+        "--device",
+        "cpu",
+    )
+    assert res.exit_code == 0, res.stderr
+    info = probe(res.stdout.strip())
+    assert info.n_frames == 200 and (info.width, info.height) == (512, 512)
+    assert info.has_audio and abs(info.audio_duration - info.video_duration) <= 1 / 25
+
+
+def test_demo_refuses_a_missing_template(tfk_cli, tmp_path):
+    res = tfk_cli("demo", "--out", str(tmp_path / "x"), "--video", str(tmp_path / "nope.mp4"))
+    assert res.exit_code == 66 and "video file not found" in res.stderr
