@@ -165,3 +165,9 @@ def test_evaluate_videos_refuses_unresolvable_length_mismatch(tfk_cli, synthetic
     res = tfk_cli("evaluate", "videos", str(short), str(synthetic_clip), "--metrics", "psnr", "--device", "cpu")
     assert res.exit_code == ExitCode.BAD_INPUT
     assert "50" in res.stderr and "100" in res.stderr
+
+
+def test_workspace_without_uid_is_a_usage_error(tfk_cli, synthetic_clip, tmp_path):
+    res = tfk_cli("infer", "echo", "--video", str(synthetic_clip), "--workspace", str(tmp_path / "ws"))
+    assert res.exit_code == ExitCode.USAGE
+    assert "--workspace needs --uid" in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -210,9 +210,9 @@ def run_verb(verb: str, model: str, values: dict[str, Any]) -> Any:
     force = values.pop("force", False)
     from_step, until_step = values.pop("from_step", None), values.pop("until_step", None)
     _preflight_inputs(verb, lp.info, values)
-    workspace = Workspace.for_subject(model, uid, ws_dir) if uid or ws_dir else None
-    if workspace is None and ws_dir is None and uid is None and verb in UID_REQUIRED:
-        raise errors.UsageError(f"{verb} {model} needs --uid")
+    if ws_dir is not None and uid is None:
+        raise errors.UsageError("--workspace needs --uid (the subject the workspace belongs to)")
+    workspace = Workspace.for_subject(model, uid, ws_dir) if uid else None  # click requires --uid where needed
     run = None
     if verb in RUN_VERBS:
         run = Run.create(model, verb, uid=uid, plugin_version=lp.version, device=device)

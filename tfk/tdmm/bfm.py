@@ -22,7 +22,6 @@ import io
 import logging
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -226,16 +225,12 @@ def _components_first(basis: np.ndarray, n3: int, name: str) -> np.ndarray:
 
 
 def _atomic_save(path: Path, writer) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``writer(tmp)`` fills a temp sibling that replaces ``path`` only when it succeeds."""
+    from tfk.fsutil import atomic_path
+
+    with atomic_path(path) as tmp:
+        writer(str(tmp))
+    return Path(path)
 
 
 # ----------------------------------------------------------------------------------------------- conversions

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -24,16 +23,9 @@ SPLIT_DFRF = Fraction(1, 2)
 
 
 def _atomic_write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from tfk.fsutil import atomic_write_text
+
+    return atomic_write_text(path, text)
 
 
 def c2w_matrices(euler: np.ndarray, trans: np.ndarray) -> np.ndarray:
@@ -169,17 +161,11 @@ def save_track_params(path: str | os.PathLike[str], params: dict) -> Path:
         out[key] = torch.as_tensor(params[key], dtype=torch.float32).detach().cpu().clone()
     out["id"] = out["id"].reshape(1, -1)
     out["focal"] = out["focal"].reshape(1)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".part")
-    os.close(fd)
-    try:
+    from tfk.fsutil import atomic_path
+
+    with atomic_path(path) as tmp:
         torch.save(out, tmp)
-        os.replace(tmp, p)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return p
+    return Path(path)
 
 
 def load_track_params(path: str | os.PathLike[str]) -> dict:

@@ -16,38 +16,14 @@ from urllib.parse import urlparse
 
 from tfk.errors import ConfigError
 
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def tfk_home() -> Path:
-    """The tfk data directory: ``$TFK_HOME`` or the platform's user data dir (via :mod:`tfk.paths`)."""
-    try:
-        from tfk.paths import tfk_home as _core_tfk_home
-    except ImportError:
-        pass
-    else:
-        return _core_tfk_home()
-    env = os.environ.get("TFK_HOME")
-    if env:
-        return Path(env).expanduser().absolute()
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("tfk")).absolute()
+# TFK_HOME and boolean environment flags are resolved in one place for the whole project.
+from tfk.paths import env_flag, offline, tfk_home  # noqa: E402,F401  (re-exported)
 
 
 def weights_root() -> Path:
     """Root of the weights store (``$TFK_WEIGHTS_DIR`` or ``$TFK_HOME/weights``)."""
     env = os.environ.get("TFK_WEIGHTS_DIR")
     return Path(env).expanduser().absolute() if env else tfk_home() / "weights"
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in _TRUE
-
-
-def offline() -> bool:
-    """``TFK_OFFLINE=1``: no socket may be opened (``file://`` mirrors still work)."""
-    return env_flag("TFK_OFFLINE")
 
 
 def parse_mirrors(value: str | None) -> list[str]:
