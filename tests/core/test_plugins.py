@@ -21,7 +21,8 @@ def fakes(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.syspath_prepend(str(FAKES))
 
     def use(**mapping: str) -> None:
-        monkeypatch.setenv("TFK_PLUGIN_MODULES", ",".join(["echo=tfk_echo.plugin", *(f"{k}={v}" for k, v in mapping.items())]))
+        pairs = ["echo=tfk_echo.plugin", *(f"{k}={v}" for k, v in mapping.items())]
+        monkeypatch.setenv("TFK_PLUGIN_MODULES", ",".join(pairs))
 
     return use
 

@@ -11,7 +11,7 @@ import pytest
 
 from tfk.errors import ExitCode, UsageError
 
-PLUGIN = textwrap.dedent('''
+PLUGIN = textwrap.dedent("""
     from pathlib import Path
     from tfk.plugin import ModelInfo, Option, hookimpl
 
@@ -53,7 +53,7 @@ PLUGIN = textwrap.dedent('''
     def tfk_demo(ctx, options):
         CALLS.append(dict(options))
         return f"demo in {options['out']} on {ctx.device}"
-''')
+""")
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_echo_refuses_to_overwrite_its_input_before_the_weights_lookup(tfk_cli, 
 def test_ctrl_c_during_infer_prints_the_interrupted_line(probe_plugin, tfk_cli, tfk_home):
     import json
 
-    mod, video = probe_plugin
+    _, video = probe_plugin
     res = tfk_cli("infer", "probe", "--video", str(video), "--stop", "--device", "cpu")
     assert res.exit_code == ExitCode.INTERRUPTED
     lines = res.stderr.strip().splitlines()
@@ -171,7 +171,6 @@ def test_ctrl_c_during_infer_prints_the_interrupted_line(probe_plugin, tfk_cli, 
 
 
 def test_hook_tfk_demo(probe_plugin, tfk_cli, tmp_path):
-    mod, _ = probe_plugin
     res = tfk_cli("demo", "probe", "--out", str(tmp_path / "d"), "--device", "cpu")
     assert res.exit_code == 0, res.stderr
     assert res.stdout.strip() == f"demo in {tmp_path / 'd'} on cpu"
