@@ -73,9 +73,9 @@ def test_ffhq_and_deep3d_alignment_on_a_real_face(astro):
 @pytest.mark.parametrize("offset", [(-40, 30), (100, -50), (-20, -20), (120, 90)])
 def test_paste_back_never_pastes_the_border_fill(offset):
     """Round trip crop -> paste of a crop that reaches outside a bright frame: no dark edge rows/columns."""
-    from tfk.face.align import crop, paste_back
-
     import cv2
+
+    from tfk.face.align import crop, paste_back
 
     rng = np.random.default_rng(0)
     noise = cv2.GaussianBlur(rng.uniform(150, 255, (200, 240, 3)).astype(np.float32), (0, 0), 4)
