@@ -59,12 +59,20 @@ def atomic_write_json(path: str | os.PathLike[str], obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+def sha256_and_size(path: str | os.PathLike[str], chunk: int = 1 << 20) -> tuple[str, int]:
+    """sha256 hex digest and size of a file, read in 1 MiB chunks (tfk's one file hasher)."""
     h = hashlib.sha256()
+    n = 0
     with open(path, "rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
-    return h.hexdigest()
+            n += len(block)
+    return h.hexdigest(), n
+
+
+def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """sha256 hex digest of a file."""
+    return sha256_and_size(path, chunk)[0]
 
 
 def sha256_json(obj: Any) -> str:

@@ -79,8 +79,10 @@ def test_require_uses_stamp_without_rehashing(tmp_path, register, monkeypatch):
     (art,) = register(_file_art(tmp_path))
     path = store.require(art.id, progress=False)
     calls = []
-    real = store.sha256_file
-    monkeypatch.setattr(store, "sha256_file", lambda p: calls.append(p) or real(p))
+    from tfk import fsutil
+
+    real = fsutil.sha256_and_size
+    monkeypatch.setattr(fsutil, "sha256_and_size", lambda p: calls.append(p) or real(p))
     assert store.require(art.id) == path
     assert calls == []  # fast path: the verified stamp
     assert store.verify([art.id]) == {art.id: "verified"}

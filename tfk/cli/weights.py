@@ -73,7 +73,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list on stdout.")] = False,
 ) -> None:
     """List artifacts with their status (verified, present-unverified, missing, corrupt, manual-required)."""
-    from tfk.weights.progress import human_size
+    from tfk.progress import human_size
     from tfk.weights.store import Store
 
     store = Store()

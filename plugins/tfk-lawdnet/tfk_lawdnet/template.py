@@ -42,11 +42,9 @@ def template_cache_root() -> Path:
 
 
 def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    from tfk.fsutil import sha256_file
+
+    return sha256_file(path)
 
 
 def pingpong_indices(n_out: int, n_template: int) -> np.ndarray:
