@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Sequence
-from itertools import islice
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,6 @@ from tfk.errors import (
     InputNotFound,
     MissingStream,
     MissingWeights,
-    NotMediaFile,
     TempFail,
     TfkError,
     UsageError,
@@ -84,100 +82,24 @@ def _normalise(metrics: Sequence[str] | str | None) -> tuple[list[str], bool]:
     return names, True
 
 
-# ---------------------------------------------------------------- media access (tfk.media, PyAV fallback)
-
-
-def _open_error(path: Path, err: Exception) -> TfkError:
-    return NotMediaFile(f"cannot read video {path}: {err}")
+# ---------------------------------------------------------------- media access (tfk.media)
 
 
 def count_frames(path: str | Path) -> int:
-    """Number of video frames: :func:`tfk.media.count_frames` when available, else by demuxing packets."""
-    try:
-        from tfk.media import count_frames as media_count
-    except ImportError:
-        media_count = None
-    if media_count is not None:
-        return int(media_count(path))
-    import av
+    """Number of video frames (:func:`tfk.media.count_frames`)."""
+    from tfk.media import count_frames as media_count
 
-    p = Path(path)
-    try:
-        with av.open(str(p)) as c:
-            if not c.streams.video:
-                raise MissingStream(f"{p} has no video stream")
-            s = c.streams.video[0]
-            return sum(1 for pkt in c.demux(s) if pkt.size > 0)
-    except TfkError:
-        raise
-    except Exception as err:  # noqa: BLE001 - av raises many error types for unreadable input
-        raise _open_error(p, err) from err
+    return int(media_count(path))
 
 
 def video_info(path: str | Path) -> tuple[int, int, float]:
-    """(width, height, fps) of the first video stream."""
-    import av
+    """(width, height, fps) of the first video stream (:func:`tfk.media.probe`)."""
+    from tfk.media import probe
 
-    p = Path(path)
-    try:
-        with av.open(str(p)) as c:
-            if not c.streams.video:
-                raise MissingStream(f"{p} has no video stream")
-            s = c.streams.video[0]
-            fps = float(s.average_rate or s.guessed_rate or 0)
-            return int(s.codec_context.width), int(s.codec_context.height), fps
-    except TfkError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise _open_error(p, err) from err
-
-
-def iter_video_frames(path: str | Path, stop: int | None = None) -> Iterator:
-    """RGB uint8 frames, from :func:`tfk.media.iter_frames` when available, else PyAV directly."""
-    try:
-        from tfk.media import iter_frames
-    except ImportError:
-        iter_frames = None
-    if iter_frames is not None:
-        yield from iter_frames(path, start=0, stop=stop)
-        return
-    import av
-
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        s.thread_type = "AUTO"
-        frames = (f.to_ndarray(format="rgb24") for f in c.decode(s))
-        yield from (frames if stop is None else islice(frames, stop))
-
-
-def load_audio_16k(path: str | Path):
-    """Mono float32 16 kHz audio of a media file (tfk.media.load_audio, else PyAV)."""
-    try:
-        from tfk.media import load_audio
-    except ImportError:
-        load_audio = None
-    if load_audio is not None:
-        return load_audio(path, sr=16000)
-    import av
-    import numpy as np
-
-    p = Path(path)
-    chunks = []
-    try:
-        with av.open(str(p)) as c:
-            if not c.streams.audio:
-                raise MissingStream(f"{p} has no audio stream")
-            res = av.AudioResampler(format="flt", layout="mono", rate=16000)
-            for frame in c.decode(c.streams.audio[0]):
-                for out in res.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in res.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-    except TfkError:
-        raise
-    except Exception as err:  # noqa: BLE001
-        raise _open_error(p, err) from err
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    info = probe(path)
+    if not info.has_video:
+        raise MissingStream(f"{path} has no video stream")
+    return int(info.width or 0), int(info.height or 0), float(info.fps or 0.0)
 
 
 # ---------------------------------------------------------------- evaluation
@@ -230,6 +152,8 @@ def evaluate_videos(
     """
     import cv2
     import numpy as np
+
+    from tfk.media import iter_frames, load_audio
 
     names, explicit = _normalise(metrics)
     gen, ref = Path(generated), Path(reference)
@@ -328,11 +252,13 @@ def evaluate_videos(
 
     decoded = 0
     if frame_metrics:
-        ctx = progress.task("evaluate: frame metrics", total=n) if progress is not None else None
-        task = ctx.__enter__() if ctx is not None else None
+        from tfk.progress import ensure
+
+        ctx = ensure(progress).task("evaluate: frame metrics", total=n)
+        task = ctx.__enter__()
         try:
             gb, rb = [], []
-            for fg, fr in zip(iter_video_frames(gen, stop=n), iter_video_frames(ref, stop=n), strict=False):
+            for fg, fr in zip(iter_frames(gen, stop=n), iter_frames(ref, stop=n), strict=False):
                 if fg.shape[:2] != (rh, rw):
                     interp = cv2.INTER_AREA if fg.shape[0] * fg.shape[1] > rw * rh else cv2.INTER_LINEAR
                     fg = cv2.resize(fg, (rw, rh), interpolation=interp)
@@ -341,16 +267,13 @@ def evaluate_videos(
                 decoded += 1
                 if len(gb) >= batch_size:
                     process(gb, rb)
-                    if task is not None:
-                        task.advance(len(gb))
+                    task.advance(len(gb))
                     gb, rb = [], []
             if gb:
                 process(gb, rb)
-                if task is not None:
-                    task.advance(len(gb))
+                task.advance(len(gb))
         finally:
-            if ctx is not None:
-                ctx.__exit__(None, None, None)
+            ctx.__exit__(None, None, None)
         if decoded < n:
             notes.append(f"only {decoded} of {n} frame pairs decoded")
             result["frames"] = decoded
@@ -379,10 +302,10 @@ def evaluate_videos(
         try:
             from tfk.metrics.sync import lse
 
-            wav = load_audio_16k(audio if audio is not None else gen)
+            wav = load_audio(audio if audio is not None else gen, sr=16000)
             if gfps and abs(gfps - 25.0) > 1e-3:
                 notes.append(f"LSE assumes 25 fps; the generated video has {gfps:g} fps")
-            sr = lse(iter_video_frames(gen), wav, device=device, download=explicit)
+            sr = lse(iter_frames(gen), wav, device=device, download=explicit)
             result["metrics"].update({"lse_d": sr.lse_d, "lse_c": sr.lse_c, "av_offset": sr.offset})
         except (TfkError, ImportError) as err:
             out.fail("lse", err)

@@ -128,9 +128,9 @@ def fit_coeffs(
         v = m.vertices(ids()[sel], exp[sel], angle[sel], trans[sel])[:, kp]
         return (CAMERA.project(v) - target[sel]).square().mean()
 
-    task = progress.task("3DMM coefficients: landmark fit", total=iters) if progress is not None else None
-    ctx = task if task is not None else _Null()
-    with ctx as t:
+    from tfk.progress import ensure
+
+    with ensure(progress).task("3DMM coefficients: landmark fit", total=iters) as t:
         opt = torch.optim.Adam([angle, trans], lr=0.05)
         for it in range(iters):
             if it == iters // 3:
@@ -142,8 +142,7 @@ def fit_coeffs(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            if t is not None:
-                t.advance()
+            t.advance()
     tex = torch.zeros(n, m.tex_base.shape[0], device=dev)
     gamma = torch.zeros(n, 27, device=dev)
     if frames is not None and photo_iters > 0:
@@ -185,14 +184,6 @@ def fit_coeffs(
         coeff = torch.cat((ids(), exp, tex, angle, gamma, trans), 1).cpu().numpy().astype(np.float32)
     lm5 = np.stack([extract_5p(lms[k]) for k in range(n)]).astype(np.float32)
     return CoeffResult(coeff, tps.astype(np.float32), lm5, "fit")
-
-
-class _Null:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def regress_coeffs(frames, landmarks, lm3d: np.ndarray, net, device="cpu", batch: int = 16) -> CoeffResult:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -114,9 +113,9 @@ def _load(path: Path) -> dict:
 
 
 def _task(progress, description: str, total: int | None):
-    if progress is None:
-        return nullcontext(None)
-    return progress.task(description, total=total)
+    from tfk.progress import ensure
+
+    return ensure(progress).task(description, total=total)
 
 
 def _advance(task, n: int = 1) -> None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tfk.errors import InputNotFound, UsageError
+from tfk.progress import ensure
 from tfk_lawdnet import artifacts as arts
 from tfk_lawdnet.crop import paste_back
 from tfk_lawdnet.features import FRONTENDS, frame_windows, frames_for_audio, frontend_runner
@@ -277,8 +278,8 @@ class Dubber:
                 yield start, fr, src
 
         writer_cm = VideoWriter(output, fps=25, audio=np.asarray(wav, np.float32), audio_rate=16000)
-        task_cm = progress.task("lawdnet: dubbing", total=n_out) if progress is not None else None
-        task = task_cm.__enter__() if task_cm is not None else None
+        task_cm = ensure(progress).task("lawdnet: dubbing", total=n_out)
+        task = task_cm.__enter__()
         mats = template.matrices
         parity = template.parity
 
@@ -287,8 +288,7 @@ class Dubber:
             for k, (frame, g) in enumerate(zip(frames, gen, strict=True)):
                 out = paste_back(frame, g, mats[order[start + k]], parity=parity)
                 writer_cm.write(out)
-            if task is not None:
-                task.advance(len(frames))
+            task.advance(len(frames))
 
         reader = _Prefetch(batches(), maxsize=2)
         try:
@@ -312,8 +312,7 @@ class Dubber:
                     raise RuntimeError(f"wrote {writer_cm.frames_written} frames, expected {n_out}")
         finally:
             reader.close()
-            if task_cm is not None:
-                task_cm.__exit__(None, None, None)
+            task_cm.__exit__(None, None, None)
         st.frames += n_out
         st.wall += time.perf_counter() - t0
         return Path(output)

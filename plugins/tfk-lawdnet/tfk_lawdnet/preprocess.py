@@ -24,6 +24,7 @@ from typing import Any
 
 from tfk.errors import BadInput, InputNotFound, UsageError
 from tfk.fsutil import atomic_path, atomic_write_json
+from tfk.progress import ensure
 
 __all__ = ["STEPS", "VIDEO_SUFFIXES", "find_clips", "preprocess", "read_record"]
 
@@ -108,8 +109,8 @@ def _for_each_clip(
             records[name] = rec
     if todo and prepare is not None:
         prepare()
-    task_cm = sc.progress.task(f"lawdnet: {sc.name}", total=len(todo)) if sc.progress is not None and todo else None
-    task = task_cm.__enter__() if task_cm is not None else None
+    task_cm = ensure(sc.progress).task(f"lawdnet: {sc.name}", total=len(todo))
+    task = task_cm.__enter__()
     try:
         for name, src in todo:
             try:
@@ -120,11 +121,9 @@ def _for_each_clip(
                     log.warning("skipping clip %s: %s", src.name, exc.message)
             atomic_write_json(status_dir / f"{name}.json", rec)
             records[name] = rec
-            if task is not None:
-                task.advance(1)
+            task.advance(1)
     finally:
-        if task_cm is not None:
-            task_cm.__exit__(None, None, None)
+        task_cm.__exit__(None, None, None)
     sc.info["ok"] = sum(r["status"] == "ok" for r in records.values())
     sc.info["failed"] = {r["source"]: r["error"] for r in records.values() if r["status"] != "ok"}
     return records

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tfk.errors import BadInput, NoFaceFound
+from tfk.progress import ensure
 from tfk_lawdnet.crop import align_crop, crop_size, matrices_from_landmarks
 
 if TYPE_CHECKING:
@@ -227,8 +228,8 @@ def prepare_template(
         )
 
         count = 0
-        ctx = progress.task("lawdnet: template crops", total=n) if progress is not None else None
-        task = ctx.__enter__() if ctx is not None else None
+        ctx = ensure(progress).task("lawdnet: template crops", total=n)
+        task = ctx.__enter__()
         try:
             # the frames kept by the landmark pass (one decode for both), or a second pass when too big
             frames = spill.frames() if spill.complete else iter_frames(frames_src)
@@ -237,13 +238,11 @@ def prepare_template(
                     break
                 crops_fh.write(np.ascontiguousarray(align_crop(frame, mats[i], out_w, parity=parity)).tobytes())
                 count += 1
-                if task is not None:
-                    task.advance(1)
+                task.advance(1)
         finally:
             crops_fh.close()
             spill.remove()
-            if ctx is not None:
-                ctx.__exit__(None, None, None)
+            ctx.__exit__(None, None, None)
         if count != n:
             raise BadInput(f"template {source.name}: decoded {count} frames but tracked {n}")
         np.save(tmp / "matrices.npy", mats)
