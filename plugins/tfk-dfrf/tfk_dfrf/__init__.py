@@ -1,3 +1,5 @@
 """tfk plugin for DFRF: few-shot audio-driven NeRF talking head."""
 
-__version__ = "0.1.0"
+from tfk.plugin import package_version
+
+__version__ = package_version("tfk-dfrf")
