@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tfk.errors import InputNotFound, InvalidArtifact, MissingWeights
+from tfk.errors import InputNotFound, MissingWeights
 
 
 def pull_command(artifact_id: str) -> str:
@@ -52,26 +52,14 @@ def resolve_weights(artifact_id: str, what: str, path: str | Path | None = None,
 
 
 def load_state_dict(path: str | Path, what: str) -> dict[str, Any]:
-    """``torch.load`` a plain state dict safely (``weights_only``) or raise :class:`InvalidArtifact`."""
-    import torch
+    """A plain state dict, loaded safely (:func:`tfk.statedict.read_state_dict`)."""
+    from tfk.statedict import read_state_dict
 
-    try:
-        sd = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure means a wrong file
-        raise InvalidArtifact(f"{what}: {path} is not a loadable PyTorch state dict ({err})") from err
-    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
-        sd = sd["state_dict"]
-    if not isinstance(sd, dict):
-        raise InvalidArtifact(f"{what}: {path} holds a {type(sd).__name__}, not a state dict")
-    return sd
+    return read_state_dict(path, what)
 
 
 def check_contract(sd: dict[str, Any], expected: dict[str, tuple[int, ...]], what: str, path: Any = "") -> None:
     """Raise :class:`InvalidArtifact` when a key of ``expected`` is missing or has another shape."""
-    missing = [k for k in expected if k not in sd]
-    if missing:
-        raise InvalidArtifact(f"{what} {path}: missing {len(missing)} keys (first: {missing[0]})")
-    for k, shape in expected.items():
-        got = tuple(sd[k].shape)
-        if got != tuple(shape):
-            raise InvalidArtifact(f"{what} {path}: {k} has shape {list(got)}, expected {list(shape)}")
+    from tfk.statedict import check_state_dict
+
+    check_state_dict(sd, expected, f"{what} {path}".strip(), strict=False)

@@ -125,28 +125,16 @@ def _net_recon(obj) -> dict:
 
 def check_state_dict(sd: dict) -> None:
     """Raise :class:`InvalidArtifact` unless ``sd`` matches :func:`expected_state_shapes` key for key."""
-    want = expected_state_shapes()
-    missing = sorted(set(want) - set(sd))
-    extra = sorted(set(sd) - set(want))
-    bad = [k for k in want if k in sd and tuple(sd[k].shape) != want[k]]
-    if missing or extra or bad:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if extra:
-            parts.append(f"{len(extra)} unexpected (e.g. {extra[0]})")
-        if bad:
-            parts.append(f"{len(bad)} with wrong shapes (e.g. {bad[0]} {tuple(sd[bad[0]].shape)} != {want[bad[0]]})")
-        raise InvalidArtifact("not a Deep3DFaceRecon epoch_20.pth: " + "; ".join(parts))
+    from tfk.statedict import check_state_dict as _check
+
+    _check(sd, expected_state_shapes(), "not a Deep3DFaceRecon epoch_20.pth")
 
 
 def validate_checkpoint(path: str | os.PathLike[str]) -> None:
     """The ``shared/deep3d_epoch20`` validator."""
-    try:
-        obj = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
-        raise InvalidArtifact(f"{Path(path).name}: not a torch checkpoint ({type(e).__name__})") from None
-    check_state_dict(_net_recon(obj))
+    from tfk.statedict import read_checkpoint
+
+    check_state_dict(_net_recon(read_checkpoint(path, "Deep3DFaceRecon checkpoint")))
 
 
 def load_recon_net(path: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu") -> ReconNet:
@@ -155,8 +143,9 @@ def load_recon_net(path: str | os.PathLike[str] | None = None, device: str | tor
         import tfk.weights as weights
 
         path = weights.require("shared/deep3d_epoch20")
-    obj = torch.load(Path(path), map_location="cpu", weights_only=True)
-    sd = _net_recon(obj)
+    from tfk.statedict import read_checkpoint
+
+    sd = _net_recon(read_checkpoint(path, "Deep3DFaceRecon checkpoint"))
     check_state_dict(sd)
     net = ReconNet()
     net.load_state_dict(sd)

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from tfk.errors import BadInput, InvalidArtifact
+from tfk.errors import BadInput
 
 N_CLASSES = 19
 MEAN = (0.485, 0.456, 0.406)
@@ -158,34 +158,16 @@ class BiSeNet(nn.Module):
 
 
 def _read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    try:
-        sd = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure means a wrong file
-        raise InvalidArtifact(f"{path} is not a PyTorch checkpoint ({type(exc).__name__})") from exc
-    if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
-        sd = sd["state_dict"]
-    if not isinstance(sd, dict):
-        raise InvalidArtifact(f"{path} does not hold a state dict")
-    return {k.removeprefix("module."): v for k, v in sd.items()}
+    from tfk.statedict import read_state_dict
+
+    return read_state_dict(path, "BiSeNet checkpoint", strip="module.")
 
 
 def load_state_dict_strict(model: BiSeNet, sd: dict[str, torch.Tensor]) -> None:
-    """Strict load; BatchNorm ``num_batches_tracked`` counters absent from old checkpoints are filled in."""
-    own = model.state_dict()
-    sd = dict(sd)
-    for k in own:
-        if k.endswith("num_batches_tracked") and k not in sd:
-            sd[k] = torch.zeros((), dtype=torch.long)
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(set(sd) - set(own))
-    wrong = sorted(k for k in set(own) & set(sd) if tuple(own[k].shape) != tuple(sd[k].shape))
-    if missing or unexpected or wrong:
-        first = (missing or unexpected or wrong)[0]
-        raise InvalidArtifact(
-            f"not a BiSeNet 79999_iter.pth layout: {len(missing)} missing, {len(unexpected)} unexpected, "
-            f"{len(wrong)} mis-shaped keys (first: {first})"
-        )
-    model.load_state_dict(sd, strict=True)
+    """Strict load (:func:`tfk.statedict.load_strict`) with the one missing/unexpected/wrong-shape message."""
+    from tfk.statedict import load_strict
+
+    load_strict(model, sd, "not a BiSeNet 79999_iter.pth layout")
 
 
 def validate_checkpoint(path: str | Path) -> None:

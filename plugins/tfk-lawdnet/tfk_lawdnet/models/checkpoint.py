@@ -109,20 +109,9 @@ def load_generator_state(net: torch.nn.Module, sd: Mapping[str, torch.Tensor], n
     problem = _signature_problem(keys)
     if problem:
         raise InvalidArtifact(f"{name} is {problem}")
-    own = net.state_dict()
-    missing = sorted(set(own) - keys)
-    unexpected = sorted(keys - set(own))
-    badshape = sorted(k for k in keys & set(own) if tuple(sd[k].shape) != tuple(own[k].shape))
-    if missing or unexpected or badshape:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
-        if badshape:
-            k = badshape[0]
-            parts.append(f"{len(badshape)} with wrong shape (e.g. {k} {tuple(sd[k].shape)} != {tuple(own[k].shape)})")
-        raise InvalidArtifact(f"{name} does not match the LawDNet generator: " + "; ".join(parts))
+    from tfk.statedict import check_state_dict, shapes_of
+
+    check_state_dict(sd, shapes_of(net), f"{name} does not match the LawDNet generator")
     net.load_state_dict(dict(sd), strict=True)
 
 
