@@ -38,7 +38,7 @@ def speech(seconds: float, wav: str | None) -> np.ndarray:
 def extractors():
     from tfk.audio import deepspeech_pt as dp
     from tfk.audio.io import to_int16
-    from tfk.audio.mel import melspectrogram, wav2lip_mel_chunks
+    from tfk.audio.mel import mel_chunks, melspectrogram
     from tfk.audio.mfcc import deepspeech_input, mfcc
 
     def dp2(x):
@@ -50,7 +50,7 @@ def extractors():
         return dp.features(dp2.model, x)
 
     return {
-        "mel_wav2lip": lambda x: wav2lip_mel_chunks(melspectrogram(x)),
+        "mel_wav2lip": lambda x: mel_chunks(melspectrogram(x)),
         "mfcc_psf13": lambda x: mfcc(x),
         "ds_v01_input": lambda x: deepspeech_input(to_int16(x)),
         "dp2_frontend+net_cpu": dp2,

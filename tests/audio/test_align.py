@@ -9,10 +9,10 @@ from tfk.audio.align import (
     adnerf_n_frames,
     adnerf_windows,
     align_to_frames,
+    centred_windows,
     ernerf_hubert_layout,
+    every_second_step,
     frame_rows,
-    lawdnet_layout,
-    lawdnet_windows,
     unfold_windows,
 )
 from tfk.errors import BadInput
@@ -50,16 +50,16 @@ def test_align_windows_centred_by_default():
 
 def test_lawdnet_layout_and_5_frame_windows():
     logits = _seq(51, 29)
-    ds = lawdnet_layout(logits)
+    ds = every_second_step(logits)
     assert ds.shape == (26, 29)
     np.testing.assert_array_equal(ds, logits[0::2])
-    win = lawdnet_windows(ds)
+    win = centred_windows(ds)
     assert win.shape == (26, 29, 5)
     padded = np.pad(ds, ((2, 2), (0, 0)), mode="edge")  # the original np.pad(..., 'edge') then [i:i+5].T
     for i in range(26):
         np.testing.assert_array_equal(win[i], padded[i : i + 5].T)
     # min(n_video, n_audio): the surplus audio tail is dropped, no shift
-    np.testing.assert_array_equal(lawdnet_windows(ds, n_frames=23), win[:23])
+    np.testing.assert_array_equal(centred_windows(ds, n_frames=23), win[:23])
 
 
 def _adnerf_reference(logits50: np.ndarray, n_samples: int) -> np.ndarray:

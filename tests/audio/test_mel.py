@@ -56,7 +56,7 @@ def test_mel_shape_rate_and_range_for_8s(speech8):
 
 def test_wav2lip_chunks_for_8s(speech8):
     mel = M.melspectrogram(speech8)
-    chunks = M.wav2lip_mel_chunks(mel, fps=25)
+    chunks = M.mel_chunks(mel, fps=25)
     # chunk i starts at int(3.2 i); i = 196 would end at 643 > 641, so 196 regular chunks + 1 tail chunk
     assert chunks.shape == (197, 80, 16)
     for i in (0, 1, 5, 100, 195):
@@ -66,10 +66,10 @@ def test_wav2lip_chunks_for_8s(speech8):
 
 
 def test_sadtalker_windows_truncate_toward_zero_and_clamp(speech8):
-    wav = M.sadtalker_crop_pad(speech8[:-100])  # 127900 samples -> 199 whole frames
-    assert M.sadtalker_n_frames(len(speech8) - 100) == 199 and len(wav) == 199 * 640
+    wav = M.trim_to_whole_frames(speech8[:-100])  # 127900 samples -> 199 whole frames
+    assert M.whole_frames(len(speech8) - 100) == 199 and len(wav) == 199 * 640
     mel = M.melspectrogram(wav)
-    win = M.sadtalker_mel_windows(mel, 199)
+    win = M.mel_lookback_windows(mel, 199)
     assert win.shape == (199, 80, 16)
     # frame 0 starts at int(-6.4) = -6: six copies of row 0, then rows 0..9
     np.testing.assert_array_equal(win[0], mel[:, [0] * 6 + list(range(10))])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tfk.audio.io import to_int16
-from tfk.audio.mfcc import deepspeech_input, mfcc, phadtf_mfcc_windows, psf_filterbank
+from tfk.audio.mfcc import deepspeech_input, mfcc, mfcc_context_windows, psf_filterbank
 
 psf = pytest.importorskip("python_speech_features")
 
@@ -69,7 +69,7 @@ def test_phadtf_windows_match_original_loop(speech):
     while ind <= int(m.shape[0] / 4) - 4:
         ref.append(m[(ind - 3) * 4 : (ind + 4) * 4, 1:])
         ind += 1
-    ours = phadtf_mfcc_windows(speech)
+    ours = mfcc_context_windows(speech)
     assert ours.shape == (len(ref), 28, 12) == (199, 28, 12)
     np.testing.assert_allclose(ours, np.array(ref), rtol=1e-9, atol=1e-9)
 

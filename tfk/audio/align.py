@@ -7,7 +7,7 @@ where the well-known "off by a few frames" behaviours come from:
 
 * **DeepSpeech v0.1, DINet/LawDNet (DP1)** -- 50 Hz logits, ``logits[::2]`` -> 25 Hz ``[T, 29]`` with
   ``T = ceil(ceil(M / 2) / 2)``, ``M = 1 + ceil((N - 400) / 160)`` MFCC frames (1 s -> 25, 4 s -> 100). The
-  per-frame input is 5 rows centred on the frame, edge padded (:func:`lawdnet_windows`).
+  per-frame input is 5 rows centred on the frame, edge padded (:func:`centred_windows`).
 * **deepspeech.pytorch V3 (DP2, LawDNet epoch 170)** -- ``ceil((N // 160 + 1) / 2)`` 50 Hz steps, then
   ``[::2]``: ``T = 25 * dur + 1`` (1 s -> 26, 10 s -> 251). With an mp4's AAC padding this is the README's
   "DeepSpeech always has ~3 frames more than the video"; LawDNet does **not** shift: it takes
@@ -92,7 +92,7 @@ def align_to_frames(
 # --- DeepSpeech layouts --------------------------------------------------------------------------------
 
 
-def lawdnet_layout(logits50: np.ndarray) -> np.ndarray:
+def every_second_step(logits50: np.ndarray) -> np.ndarray:
     """DINet/LawDNet ``[T, 29]`` at 25 fps from per-step logits ``[T50, 29]``: every 2nd step (``[::2]``)."""
     x = np.asarray(logits50)
     if x.ndim != 2:
@@ -100,8 +100,8 @@ def lawdnet_layout(logits50: np.ndarray) -> np.ndarray:
     return x[::2]
 
 
-def lawdnet_windows(ds25: np.ndarray, n_frames: int | None = None) -> np.ndarray:
-    """LawDNet/DINet per-frame audio input ``[n, 29, 5]``: rows ``i-2 .. i+2`` of the 25 Hz features, edge padded.
+def centred_windows(ds25: np.ndarray, n_frames: int | None = None) -> np.ndarray:
+    """Per-frame windows ``[n, C, 5]``: rows ``i-2 .. i+2`` of 25 Hz features, edge padded (DINet/LawDNet's input).
 
     ``n_frames`` defaults to the number of feature rows; pass ``min(n_video, n_audio)`` to drop the
     surplus tail as the original inference does.
@@ -157,3 +157,8 @@ def ernerf_hubert_layout(hidden50: np.ndarray) -> np.ndarray:
         raise BadInput(f"expected hidden states [T>=2, C], got shape {tuple(x.shape)}")
     t = x.shape[0] - x.shape[0] % 2
     return x[:t].reshape(t // 2, 2, x.shape[1])
+
+
+# Former model-named spellings, kept only while plugins in flight switch to the names above.
+lawdnet_layout = every_second_step
+lawdnet_windows = centred_windows

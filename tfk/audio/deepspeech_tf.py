@@ -125,11 +125,11 @@ class DeepSpeechV01:
 
     def features(self, wav: np.ndarray, sr: int = 16000, layout: str = "lawdnet") -> np.ndarray:
         """25 fps features: ``layout="lawdnet"`` -> ``[N, 29]`` (DINet/LawDNet DP1), ``"adnerf"`` -> ``[N, 16, 29]``."""
-        from tfk.audio.align import adnerf_windows, lawdnet_layout
+        from tfk.audio.align import adnerf_windows, every_second_step
 
         logits = self.logits(wav, sr)
         if layout == "lawdnet":
-            return lawdnet_layout(logits)
+            return every_second_step(logits)
         if layout == "adnerf":
             return adnerf_windows(logits, len(wav), sr)
         raise ValueError("layout must be 'lawdnet' or 'adnerf'")

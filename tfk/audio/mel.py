@@ -141,7 +141,7 @@ def melspectrogram(
 # --- per-video-frame mel windows -----------------------------------------------------------------------
 
 
-def wav2lip_mel_chunks(mel: np.ndarray, fps: float = 25.0, mel_rate: float = MEL_RATE) -> np.ndarray:
+def mel_chunks(mel: np.ndarray, fps: float = 25.0, mel_rate: float = MEL_RATE) -> np.ndarray:
     """Wav2Lip inference chunks ``[K, n_mels, 16]``: chunk i starts at ``int(i * 80 / fps)``.
 
     The loop stops at the first chunk that would run past the end and emits the *last* 16 mel frames
@@ -164,21 +164,21 @@ def wav2lip_mel_chunks(mel: np.ndarray, fps: float = 25.0, mel_rate: float = MEL
     return np.stack(chunks)
 
 
-def sadtalker_n_frames(n_samples: int, sr: int = SAMPLE_RATE, fps: float = 25.0) -> int:
+def whole_frames(n_samples: int, sr: int = SAMPLE_RATE, fps: float = 25.0) -> int:
     """SadTalker's frame count ``int(n_samples / (sr / fps))``; the wav is then cut/zero-padded to it."""
     return int(n_samples / (sr / fps))
 
 
-def sadtalker_crop_pad(wav: np.ndarray, sr: int = SAMPLE_RATE, fps: float = 25.0) -> np.ndarray:
+def trim_to_whole_frames(wav: np.ndarray, sr: int = SAMPLE_RATE, fps: float = 25.0) -> np.ndarray:
     """Trim (or zero-pad at the end) ``wav`` to ``int(n_frames * sr / fps)`` samples, as SadTalker does."""
-    n = int(sadtalker_n_frames(len(wav), sr, fps) * (sr / fps))
+    n = int(whole_frames(len(wav), sr, fps) * (sr / fps))
     wav = np.asarray(wav)
     if len(wav) >= n:
         return wav[:n]
     return np.pad(wav, (0, n - len(wav)))
 
 
-def sadtalker_mel_windows(mel: np.ndarray, n_frames: int, fps: float = 25.0, mel_rate: float = MEL_RATE) -> np.ndarray:
+def mel_lookback_windows(mel: np.ndarray, n_frames: int, fps: float = 25.0, mel_rate: float = MEL_RATE) -> np.ndarray:
     """SadTalker ``[n_frames, n_mels, 16]`` windows: frame i reads mel rows from ``int(80 * (i - 2) / fps)``.
 
     Indices are clamped to ``[0, T-1]`` (edge padding). ``int`` truncates toward zero, so the start of
@@ -192,3 +192,10 @@ def sadtalker_mel_windows(mel: np.ndarray, n_frames: int, fps: float = 25.0, mel
     starts = np.array([int(mel_rate * ((i - 2) / float(fps))) for i in range(n_frames)], dtype=np.int64)
     idx = np.clip(starts[:, None] + np.arange(MEL_STEP)[None, :], 0, t - 1)
     return np.ascontiguousarray(np.transpose(mel[:, idx], (1, 0, 2)))
+
+
+# Former model-named spellings, kept only while plugins in flight switch to the names above.
+wav2lip_mel_chunks = mel_chunks
+sadtalker_n_frames = whole_frames
+sadtalker_crop_pad = trim_to_whole_frames
+sadtalker_mel_windows = mel_lookback_windows

@@ -13,7 +13,7 @@
 7. ``appendEnergy``: column 0 is replaced by ``log(frame energy)``.
 
 Users: DeepSpeech v0.1 input (numcep 26 on *int16-scaled* samples, :func:`deepspeech_input`), PHADTF
-(numcep 13, :func:`phadtf_mfcc_windows`), and SyncNet's LSE metrics (numcep 13).
+(numcep 13, :func:`mfcc_context_windows`), and SyncNet's LSE metrics (numcep 13).
 """
 
 from __future__ import annotations
@@ -151,13 +151,13 @@ def deepspeech_input(signal_int16: np.ndarray, sr: int = 16000, numcep: int = DS
     return (x - x.mean()) / std
 
 
-# --- PHADTF -------------------------------------------------------------------------------------------
+# --- MFCC context windows (PHADTF's audio input) -----------------------------------------------------
 
-PHADTF_PAD = 1920  # 0.12 s at 16 kHz, added at both ends
-PHADTF_WINDOW = 28  # MFCC frames (280 ms) per video frame
+MFCC_CONTEXT_PAD = 1920  # 0.12 s at 16 kHz, added at both ends
+MFCC_CONTEXT_WINDOW = 28  # MFCC frames (280 ms) per video frame
 
 
-def phadtf_mfcc_windows(wav: np.ndarray, sr: int = 16000) -> np.ndarray:
+def mfcc_context_windows(wav: np.ndarray, sr: int = 16000) -> np.ndarray:
     """PHADTF ``[T, 28, 12]``: 13-coefficient MFCC (float samples) of the wav padded by 1920 zeros per side.
 
     Video frame j reads MFCC rows ``[4j, 4j + 28)`` without column 0 (energy) -- with the padding that is
@@ -165,9 +165,15 @@ def phadtf_mfcc_windows(wav: np.ndarray, sr: int = 16000) -> np.ndarray:
     so ``T = floor(M / 4) - 6`` (about 25 per second). The window assumes 25 fps.
     """
     wav = np.asarray(wav, dtype=np.float64)
-    m = mfcc(np.concatenate([np.zeros(PHADTF_PAD), wav, np.zeros(PHADTF_PAD)]), sr, winstep=0.01)
+    m = mfcc(np.concatenate([np.zeros(MFCC_CONTEXT_PAD), wav, np.zeros(MFCC_CONTEXT_PAD)]), sr, winstep=0.01)
     t = m.shape[0] // 4 - 6
     if t <= 0:
         raise BadInput(f"audio too short for PHADTF MFCC windows ({wav.size} samples)")
-    idx = 4 * np.arange(t)[:, None] + np.arange(PHADTF_WINDOW)[None, :]
+    idx = 4 * np.arange(t)[:, None] + np.arange(MFCC_CONTEXT_WINDOW)[None, :]
     return m[idx, 1:]
+
+
+# Former model-named spellings, kept only while plugins in flight switch to the names above.
+phadtf_mfcc_windows = mfcc_context_windows
+PHADTF_PAD = MFCC_CONTEXT_PAD
+PHADTF_WINDOW = MFCC_CONTEXT_WINDOW

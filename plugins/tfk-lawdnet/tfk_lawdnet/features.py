@@ -46,12 +46,12 @@ def frames_for_audio(n_samples: int, sr: int = SAMPLE_RATE, fps: int = FPS) -> i
 
 def frame_windows(ds25: np.ndarray, n_frames: int) -> np.ndarray:
     """Per-frame generator input ``[n_frames, 29, 5]`` (float32) from 25 Hz features ``[T, 29]``."""
-    from tfk.audio.align import lawdnet_windows
+    from tfk.audio.align import centred_windows
 
     x = np.asarray(ds25, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0:
         raise BadInput(f"expected 25 Hz features [T, 29], got shape {x.shape}")
-    return lawdnet_windows(x, n_frames).astype(np.float32, copy=False)
+    return centred_windows(x, n_frames).astype(np.float32, copy=False)
 
 
 def _check_frontend(frontend: str) -> str:
