@@ -1,7 +1,7 @@
 """The pluggy hook specifications every tfk plugin implements a subset of.
 
 A plugin is one module registered under its entry-point name in the group ``tfk.plugins``
-(``lawdnet = "tfk_lawdnet.plugin"``). The module imports only the standard library and ``tfk``;
+(``mymodel = "tfk_mymodel.plugin"``). The module imports only the standard library and ``tfk``;
 heavy libraries are imported inside the hook implementations.
 
 Stage hooks (``tfk_preprocess``, ``tfk_train``, ``tfk_infer``, ``tfk_evaluate``,
