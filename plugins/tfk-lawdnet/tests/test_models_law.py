@@ -173,3 +173,23 @@ def test_vgg_loads_torchvision_layout(tmp_path):
     torch.save(sd, path)
     with pytest.raises(InvalidArtifact):
         Vgg19(path)
+
+
+@pytest.mark.parametrize("mouth", [288, 256])
+def test_warp_grid_resize_is_torchvision_resize_at_released_sizes(mouth):
+    """The original resizes the (B,2C,60,60) grid with ``torchvision.transforms.Resize((H,W))`` on a float
+    tensor, i.e. ``interpolate(bilinear, align_corners=False, antialias=True)`` (torchvision >= 0.17), even
+    when *up*sampling; the antialiased kernel's float32 weights differ from plain bilinear by ~4e-6 there."""
+    import torch.nn.functional as F
+
+    h, w = crop_size(mouth)
+    fh, fw = h // 4, w // 4  # the LAW layers work on the 1/4-resolution reference feature
+    torch.manual_seed(mouth)
+    grid = torch.rand(1, 4, 60, 60, 2) * 2 - 1
+    # the reference: the original's layout (memory read as (C, Gw, Gh, 2) -> (2C, Gh, Gw)), then Resize
+    flat = grid.transpose(-1, -2).permute(0, 1, 4, 2, 3).reshape(1, 8, 60, 60)
+    ref = F.interpolate(flat, size=(fh, fw), mode="bilinear", align_corners=False, antialias=True)
+    ref = ref.view(1, 4, 2, fh, fw).permute(0, 1, 3, 4, 2)
+    plain = F.interpolate(flat, size=(fh, fw), mode="bilinear", align_corners=False)
+    assert (plain.view(1, 4, 2, fh, fw).permute(0, 1, 3, 4, 2) - ref).abs().max() > 1e-7  # the test can fail
+    assert torch.equal(law_grid_layout(grid, (fh, fw)), ref)

@@ -173,8 +173,9 @@ def law_grid_layout(grid: torch.Tensor, size: tuple[int, int], antialias: bool =
     g = grid.transpose(-1, -2).permute(0, 1, 4, 2, 3).contiguous().view(b, 2 * c, gh, gw)
     h, w = size
     if (gh, gw) != (h, w):
-        aa = antialias and (h < gh or w < gw)
-        g = F.interpolate(g, size=(h, w), mode="bilinear", align_corners=False, antialias=aa)
+        # torchvision's tensor Resize (antialias=True since 0.17) always takes the antialiased kernel, which
+        # also differs (float32 weights) from plain bilinear when *up*sampling: 60 -> 117x90 or 104x80
+        g = F.interpolate(g, size=(h, w), mode="bilinear", align_corners=False, antialias=antialias)
     return g.view(b, c, 2, h, w).permute(0, 1, 3, 4, 2)
 
 
@@ -195,7 +196,7 @@ class LocalAffineWarp(nn.Module):
         self.kpoints_normalized_layer = nn.Sequential(nn.Linear(para_ch, 2 * nc), nn.Tanh())
         self.similarity_params_layer = nn.Sequential(nn.Linear(para_ch, 4 * nc), nn.Tanh())
         self.radius_layer = nn.Sequential(nn.Linear(para_ch, nc), nn.Sigmoid())
-        self.antialias = True  # torchvision >= 0.17 Resize semantics when the grid is downsampled
+        self.antialias = True  # torchvision >= 0.17 Resize semantics (antialiased kernel, up- and downsampling)
         self.sample_3d = False  # True: the original's trilinear grid_sample over (C,H,W)
 
     def control_grid(self, para: torch.Tensor) -> torch.Tensor:
