@@ -94,11 +94,17 @@ def resolve_checkpoint(
     )
 
 
-def choose_frontend(checkpoint_name: str, known: str | None, requested: str | None) -> str:
-    """The audio front-end to use; a request that contradicts the checkpoint is refused."""
+def choose_frontend(checkpoint_name: str, known: str | None, requested: str | None, conflict: str = "") -> str:
+    """The audio front-end to use; a request that contradicts the checkpoint is refused, and where the
+    checkpoint's evidence disagrees (``conflict``) only an explicit request decides."""
     req = (requested or "").lower() or None
     if req is not None and req not in FRONTENDS:
         raise UsageError(f"unknown audio front-end {requested!r}; choose dp1 or dp2")
+    if known is None and conflict and req is None:
+        raise UsageError(
+            f"cannot tell which audio front-end {checkpoint_name} was trained with ({conflict})",
+            hint="pass --audio-frontend dp1 (DeepSpeech v0.1.0) or dp2 (deepspeech.pytorch) as used in training",
+        )
     if known is not None and req is not None and req != known:
         raise UsageError(
             f"{checkpoint_name} was trained with {_FRONTEND_NAMES[known]} features; running it on "
@@ -365,7 +371,9 @@ def load_dubber(
     elif meta.get("audio_frontend") not in (None, known):
         known = meta["audio_frontend"]  # what the file itself records wins
     name = artifact_id or Path(path).name
-    frontend = choose_frontend(name, known, audio_frontend)
+    source = str(meta.get("frontend_source") or "")
+    conflict = source.partition("conflict: ")[2] if artifact_id is None else ""
+    frontend = choose_frontend(name, known, audio_frontend, conflict)
     weights = frontend_weights or require(arts.FRONTEND_ARTIFACT[frontend])
     runner = frontend_runner(frontend, weights, device=dev)
     m = int(mouth or meta.get("mouth") or 288)
