@@ -52,3 +52,15 @@ def test_infer_without_weights_says_how_to_get_them(cli, short_template, tmp_pat
     r = cli("infer", "lawdnet", "--video", str(short_template), "--audio", str(audio), "--device", "cpu")
     assert r.exit_code == 69
     assert "tfk weights import lawdnet/checkpoint_epoch_170" in r.stderr
+
+
+def test_infer_to_an_unwritable_location_is_one_error_line_naming_it(cli, short_template, tmp_path):
+    """Checked before the weights lookup, so it holds on a machine with no weights yet (issue 9 item 6)."""
+    from tfk.testing.synth import make_audio_file
+
+    out = "/sys/tfk-dubbed.mp4"  # not even root may create files here
+    audio = make_audio_file(tmp_path / "a.wav", seconds=0.3)
+    r = cli("infer", "lawdnet", "--video", str(short_template), "--audio", str(audio), "-o", out)
+    assert r.exit_code == 73, r.stderr
+    errs = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errs) == 1 and out in errs[0] and "Traceback" not in r.stderr

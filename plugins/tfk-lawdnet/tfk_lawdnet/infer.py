@@ -417,6 +417,9 @@ def infer(
     out = Path(output) if output else default_output(video, audio)
     if out.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
         raise UsageError(f"output {out} must end in .mp4 (or .mov/.mkv)")
+    from tfk.fsutil import check_writable
+
+    check_writable(out)  # a read-only or full location fails now, naming the path, not after the work
     st = stats if stats is not None else InferStats()
     dubber = load_dubber(checkpoint, device, audio_frontend, batch_size, seed, mouth, grid_size, require=require)
     t = time.perf_counter()
