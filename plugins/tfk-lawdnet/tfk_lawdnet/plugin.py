@@ -92,7 +92,7 @@ _SERVE = [
     Option("checkpoint", str, help=_CKPT_HELP),
     _FRONTEND,
     Option("host", str, help="bind address (loopback by default)", default="127.0.0.1"),
-    Option("port", int, help="TCP port", default=5828),
+    Option("port", int, help="TCP port (0: any free port, printed at start-up)", default=5828),
     Option("batch_size", int, help="frames per generator batch", default=20),
     Option("max_upload_mb", int, help="largest accepted upload", default=50),
     Option("mouth_size", int, help="mouth region size (default: recorded, else 288)"),
@@ -228,7 +228,7 @@ def tfk_serve(ctx: StageContext, options: dict[str, Any]) -> Any:
         checkpoint=options.get("checkpoint"),
         device=ctx.device,
         host=options.get("host") or "127.0.0.1",
-        port=int(options.get("port") or 5828),
+        port=int(options["port"]),  # 0 is a real choice (a free port), not "unset"
         batch_size=int(options.get("batch_size") or 20),
         max_upload_mb=int(options.get("max_upload_mb") or 50),
         audio_frontend=options.get("audio_frontend"),
