@@ -407,11 +407,17 @@ def infer(
     require: Callable[[str], Path] | None = None,
     stats: InferStats | None = None,
     cache_root: str | os.PathLike[str] | None = None,
+    face: str | None = None,
 ) -> Path:
-    """``tfk infer lawdnet``: dub ``video`` with ``audio``; returns the output path."""
+    """``tfk infer lawdnet``: dub ``video`` with ``audio``; returns the output path.
+
+    ``face``: which face of a template with several (largest [default], left, right, or an index from the left).
+    """
     from tfk.media import preflight
+    from tfk_lawdnet.faces import parse_face
 
     video, audio = Path(video), Path(audio)
+    parse_face(face)  # a bad --face is a usage error before any work
     preflight(video, video=True, audio=False)
     preflight(audio, video=False, audio=True)
     out = Path(output) if output else default_output(video, audio)
@@ -424,7 +430,13 @@ def infer(
     dubber = load_dubber(checkpoint, device, audio_frontend, batch_size, seed, mouth, grid_size, require=require)
     t = time.perf_counter()
     tpl = prepare_template(
-        video, mouth=dubber.mouth, landmarks=landmarks, smooth=smooth, progress=progress, cache_root=cache_root
+        video,
+        mouth=dubber.mouth,
+        landmarks=landmarks,
+        smooth=smooth,
+        progress=progress,
+        cache_root=cache_root,
+        face=face,
     )
     st.template += time.perf_counter() - t
     return dubber.dub(tpl, audio, out, progress=progress, stats=st)

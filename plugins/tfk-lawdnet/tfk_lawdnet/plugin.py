@@ -36,6 +36,7 @@ _INFER = [
     Option("grid_size", int, help="LAW control grid (default: recorded, else 60)"),
     Option("landmarks", str, help="landmark backend of tfk.face", default="dlib"),
     Option("smooth", float, help="temporal landmark smoothing (Gaussian sigma in frames; 0 = off)", default=1.0),
+    Option("face", str, help="template with several faces: largest (default), left, right, or an index from the left"),
 ]
 
 _PREPROCESS = [
@@ -97,6 +98,7 @@ _SERVE = [
     Option("max_upload_mb", int, help="largest accepted upload", default=50),
     Option("mouth_size", int, help="mouth region size (default: recorded, else 288)"),
     Option("grid_size", int, help="LAW control grid (default: recorded, else 60)"),
+    Option("face", str, help="template with several faces: largest (default), left, right, or an index from the left"),
 ]
 
 
@@ -192,6 +194,7 @@ def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
         smooth=float(options.get("smooth") if options.get("smooth") is not None else 1.0),
         progress=ctx.progress,
         require=ctx.require,
+        face=options.get("face"),
     )
     if ctx.run is not None:
         ctx.run.record_output("video", out)
@@ -236,4 +239,5 @@ def tfk_serve(ctx: StageContext, options: dict[str, Any]) -> Any:
         grid_size=options.get("grid_size"),
         require=ctx.require,
         progress=ctx.progress,
+        face=options.get("face"),
     )

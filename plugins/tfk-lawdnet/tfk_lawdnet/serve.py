@@ -81,6 +81,7 @@ def create_app(
     dubber: Dubber | None = None,
     cache_root: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    face: str | None = None,
 ) -> FastAPI:
     """Build the FastAPI app; loads the model and preprocesses ``template`` before returning."""
     from fastapi import FastAPI
@@ -93,7 +94,7 @@ def create_app(
         dubber = load_dubber(
             checkpoint, device, audio_frontend, batch_size, mouth=mouth, grid_size=grid_size, require=require
         )
-    tpl = dubber.prepare(template, progress=progress, cache_root=cache_root)
+    tpl = dubber.prepare(template, progress=progress, cache_root=cache_root, face=face)
     limit = int(max_upload_mb * (1 << 20))
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lawdnet-model")
     state: dict[str, Any] = {"pending": 0, "served": 0}

@@ -75,6 +75,7 @@ class Template:
     matrices: np.ndarray  # (N, 3, 3) frame -> crop
     detected: np.ndarray  # (N,) bool: landmarks detected (not interpolated)
     parity: bool = True
+    face: dict | None = None  # which face was dubbed when the template shows several (tfk_lawdnet.faces)
     _crop_offset: int | None = field(default=None, repr=False)
 
     @property
@@ -173,6 +174,7 @@ def _load(cache_dir: Path, source: Path, mouth: int, parity: bool) -> Template:
         matrices=np.load(cache_dir / "matrices.npy"),
         detected=np.load(cache_dir / "detected.npy"),
         parity=parity,
+        face=meta.get("face"),
     )
 
 
@@ -185,22 +187,28 @@ def prepare_template(
     parity: bool = True,
     progress: Progress | None = None,
     refresh: bool = False,
+    face: str | int | None = None,
 ) -> Template:
     """Preprocess (or load from the cache) a template video for ``mouth``-size inference.
 
+    ``face`` picks the face when the template shows several (``largest`` by default, ``left``, ``right``
+    or an index from the left; :mod:`tfk_lawdnet.faces`); the choice and its reason are told on stderr.
     Raises :class:`~tfk.errors.NoFaceFound` when the template has no usable face.
     """
     from tfk.media import preflight
+    from tfk_lawdnet.faces import parse_face
 
     source = Path(video).resolve()
     info = preflight(source, video=True, audio=False, decode=False)
+    spec = parse_face(face)
     root = Path(cache_root) if cache_root is not None else template_cache_root()
+    chosen = "" if spec is None else f"|f{spec}"
     key = hashlib.sha256(
-        f"{_file_digest(source)}|m{mouth}|{landmarks}|s{smooth}|p{int(parity)}|v{CACHE_VERSION}".encode()
+        f"{_file_digest(source)}|m{mouth}|{landmarks}|s{smooth}|p{int(parity)}{chosen}|v{CACHE_VERSION}".encode()
     ).hexdigest()[:24]
     cache_dir = root / key
     if cache_dir.is_dir() and (cache_dir / "meta.json").is_file() and not refresh:
-        return _load(cache_dir, source, mouth, parity)
+        return _announce(_load(cache_dir, source, mouth, parity))
 
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
@@ -211,7 +219,10 @@ def prepare_template(
             from tfk.media import normalize_video
 
             frames_src = normalize_video(source, tmp / "video25.mp4", fps=25, audio=False)
-        track = _track(frames_src, landmarks, smooth, progress, source)
+        from tfk_lawdnet.faces import survey
+
+        choice, backend = survey(frames_src, landmarks, spec)
+        track = _track(frames_src, backend, smooth, progress, source)
         out_w = crop_size(mouth)[1]
         mats = matrices_from_landmarks(track.points, out_w)
         n = len(track)
@@ -255,6 +266,7 @@ def prepare_template(
             "landmarks": landmarks,
             "smooth": smooth,
             "parity": parity,
+            "face": None if choice is None else dict(choice.as_dict(), note=choice.describe(source.name)),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         if cache_dir.exists():
@@ -268,7 +280,16 @@ def prepare_template(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _load(cache_dir, source, mouth, parity)
+    return _announce(_load(cache_dir, source, mouth, parity))
+
+
+def _announce(tpl: Template) -> Template:
+    """Say which face is dubbed, and why, when the template shows more than one."""
+    if tpl.face and int(tpl.face.get("count", 1)) > 1:
+        from tfk.console import info
+
+        info(tpl.face["note"])
+    return tpl
 
 
 def _track(frames_src: Path, backend: str, smooth: float, progress, source: Path):
