@@ -139,7 +139,7 @@ def test_model_info_declares_the_stages():
     infer = {o.name: o for o in info.options_for("infer")}
     assert infer["video"].required and infer["video"].media == "video"
     assert infer["audio"].required and infer["audio"].media == "audio"
-    assert infer["output"].short == "-o" and infer["batch_size"].default == 20
+    assert infer["output"].short == "-o" and infer["batch_size"].default is None  # per device (infer.DEFAULT_BATCH)
     assert "device" not in infer and "uid" not in infer  # added by the core
     serve = {o.name: o for o in info.options_for("serve")}
     assert serve["host"].default == "127.0.0.1" and serve["port"].default == 5828

@@ -193,3 +193,46 @@ def test_warp_grid_resize_is_torchvision_resize_at_released_sizes(mouth):
     plain = F.interpolate(flat, size=(fh, fw), mode="bilinear", align_corners=False)
     assert (plain.view(1, 4, 2, fh, fw).permute(0, 1, 3, 4, 2) - ref).abs().max() > 1e-7  # the test can fail
     assert torch.equal(law_grid_layout(grid, (fh, fw)), ref)
+
+
+def test_fast_control_grid_equals_the_reference_formula():
+    """The rearranged control grid (CPU speed) against the plain formula, at the release grid of 60."""
+    torch.manual_seed(1)
+    law = LocalAffineWarp(256, 5, 256, 60).eval()
+    para = torch.randn(2, 256)
+    with torch.inference_mode():
+        assert (law.control_grid(para) - law.control_grid_reference(para)).abs().max() <= 1e-5
+
+
+def _eager_reference(net, src, ref, audio):
+    """The generator as it ran before the CPU work: NCHW, references per frame, the plain control grid."""
+    laws = list(net.lawLayer_list)
+    saved = [law.control_grid for law in laws]
+    try:
+        for law in laws:
+            law.control_grid = law.control_grid_reference
+        return net(src, ref, audio)
+    finally:
+        for law, fn in zip(laws, saved, strict=True):
+            law.control_grid = fn
+
+
+def test_fast_inference_path_matches_eager_fp32(net):
+    """Reference features once per clip + channels-last + the fast grid: <= 1e-5 from eager fp32."""
+    import copy
+
+    src, ref, audio = _inputs(b=3, mouth=64, seed=5)
+    ref = ref[:1].expand(3, -1, -1, -1)  # one set of references for the whole clip, as in dubbing
+    with torch.inference_mode():
+        expected = _eager_reference(net, src, ref, audio)
+        refs = net.encode_references(ref[:1])
+        assert (net(src, None, audio, refs=refs) - expected).abs().max() <= 1e-5
+        fast = copy.deepcopy(net).to(memory_format=torch.channels_last)
+        cl = torch.channels_last
+        refs_cl = fast.encode_references(ref[:1].contiguous(memory_format=cl)).to(cl)
+        got = fast(src.contiguous(memory_format=cl), None, audio, refs=refs_cl)
+        assert (got - expected).abs().max() <= 1e-5
+        for b in (1, 2):  # the batch layout does not change a frame's output
+            assert (
+                fast(src[:b].contiguous(memory_format=cl), None, audio[:b], refs=refs_cl) - expected[:b]
+            ).abs().max() <= 1e-5

@@ -22,7 +22,7 @@ def evaluate(
     video: str | os.PathLike[str],
     checkpoint: str | os.PathLike[str] | None = None,
     device: str = "cpu",
-    batch_size: int = 20,
+    batch_size: int | None = None,
     audio_frontend: str | None = None,
     mouth: int | None = None,
     grid_size: int | None = None,
@@ -83,7 +83,7 @@ def evaluate_stage(ctx, options: dict[str, Any]) -> dict[str, Any]:
         options["video"],
         checkpoint=options.get("checkpoint"),
         device=ctx.device,
-        batch_size=int(options.get("batch_size") or 20),
+        batch_size=options.get("batch_size"),  # None: the per-device default
         audio_frontend=options.get("audio_frontend"),
         mouth=options.get("mouth_size"),
         grid_size=options.get("grid_size"),

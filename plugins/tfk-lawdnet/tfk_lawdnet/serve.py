@@ -70,7 +70,7 @@ def create_app(
     checkpoint: str | os.PathLike[str] | None = None,
     device: str = "cpu",
     *,
-    batch_size: int = 20,
+    batch_size: int | None = None,
     max_upload_mb: float = 50,
     max_audio_seconds: float = 600,
     max_queue: int = 8,
