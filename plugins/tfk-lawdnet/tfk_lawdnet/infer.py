@@ -344,7 +344,10 @@ class Dubber:
                             n = src.shape[0]
                             s = (src.to(dev, non_blocking=True) * keep).contiguous(memory_format=layout)
                             a = torch.from_numpy(windows[start : start + n]).to(dev)
-                            g = self.net(s, None, a, refs=refs) if refs is not None else self.net(s, ref, a)
+                            if refs is not None:
+                                g = self.net(s, None, a, refs=refs)
+                            else:
+                                g = self.net(s, ref.expand(n, -1, -1, -1), a)
                             g = g.float().clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
                             gen = g.permute(0, 2, 3, 1).contiguous().cpu().numpy()
                             st.generator += time.perf_counter() - tg
