@@ -7,7 +7,8 @@ one set for the whole clip, as for a template video.
 * **old**: the eager fp32 path as it was -- NCHW, the 5 reference crops pushed through ``ref_in_conv`` and the
   appearance convs for every frame of every batch, the plain control-grid formula;
 * **new**: what ``tfk infer lawdnet`` runs now -- the reference branch encoded once per clip
-  (``LawDNet.encode_references``), channels-last convolutions, the rearranged control grid;
+  (``LawDNet.encode_references``), channels-last convolutions, the rearranged control grid, the 2x
+  upsampling blocks in sub-pixel form (4/9 of their multiply-adds);
 * **bf16** (``--bf16``): the new path under CPU bf16 autocast, reported with its PSNR against fp32 (tfk offers a
   reduced-precision CPU path only where that stays >= 40 dB).
 
@@ -36,10 +37,16 @@ for p in (ROOT, ROOT / "plugins" / "tfk-lawdnet"):
 
 
 def _old_net(net):
-    """A copy of ``net`` that runs the control grid with the plain (pre-optimisation) formula."""
+    """A copy of ``net`` that runs as before the CPU work: the plain control-grid formula and the plain
+    nearest-upsample-then-conv blocks (the references are passed per frame by the caller)."""
+    from tfk_lawdnet.models.lawdnet import UpBlock2d
+
     old = copy.deepcopy(net)
     for law in old.lawLayer_list:
         law.control_grid = law.control_grid_reference
+    for m in old.modules():
+        if isinstance(m, UpBlock2d):
+            m.subpixel = False
     return old
 
 

@@ -205,16 +205,33 @@ def test_fast_control_grid_equals_the_reference_formula():
 
 
 def _eager_reference(net, src, ref, audio):
-    """The generator as it ran before the CPU work: NCHW, references per frame, the plain control grid."""
-    laws = list(net.lawLayer_list)
-    saved = [law.control_grid for law in laws]
-    try:
-        for law in laws:
-            law.control_grid = law.control_grid_reference
-        return net(src, ref, audio)
-    finally:
-        for law, fn in zip(laws, saved, strict=True):
-            law.control_grid = fn
+    """The generator as it ran before the CPU work: NCHW, references per frame, the plain control grid and
+    the plain nearest-upsample-then-conv blocks."""
+    import copy
+
+    from tfk_lawdnet.models.lawdnet import UpBlock2d
+
+    old = copy.deepcopy(net)
+    for law in old.lawLayer_list:
+        law.control_grid = law.control_grid_reference
+    for m in old.modules():
+        if isinstance(m, UpBlock2d):
+            m.subpixel = False
+    return old(src, ref, audio)
+
+
+def test_subpixel_upsampling_equals_upsample_then_conv():
+    import torch.nn.functional as F
+    from tfk_lawdnet.models.lawdnet import upsample2x_conv3x3
+
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(16, 8, 3, padding=1)
+    x = torch.rand(2, 16, 13, 10)
+    with torch.inference_mode():
+        want = conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+        assert (upsample2x_conv3x3(x, conv.weight, conv.bias) - want).abs().max() <= 1e-5
+        xc = x.contiguous(memory_format=torch.channels_last)
+        assert (upsample2x_conv3x3(xc, conv.weight, conv.bias) - want).abs().max() <= 1e-5
 
 
 def test_fast_inference_path_matches_eager_fp32(net):
