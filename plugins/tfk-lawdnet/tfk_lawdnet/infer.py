@@ -47,6 +47,10 @@ _FRONTEND_NAMES = {"dp1": "DP1 (TF DeepSpeech v0.1.0)", "dp2": "DP2 (deepspeech.
 DEFAULT_BATCH = {"cpu": 1, "cuda": 20, "mps": 8}
 
 
+#: the reduced-precision CPU path is kept only while its output stays this close to fp32
+BF16_MIN_PSNR = 40.0
+
+
 def default_batch_size(device: str) -> int:
     return DEFAULT_BATCH.get(str(device).split(":")[0], 1)
 
@@ -238,7 +242,14 @@ class Dubber:
         seed: int = 456,
         meta: dict[str, Any] | None = None,
         channels_last: bool | None = None,
+        precision: str = "fp32",
     ):
+        if precision not in ("fp32", "bf16"):
+            raise UsageError(f"--precision must be fp32 or bf16, not {precision!r}")
+        if precision == "bf16" and not str(device).startswith("cpu"):
+            raise UsageError("--precision bf16 is a CPU option (on CUDA the original's fp16 autocast is used)")
+        #: bf16 autocast on a CPU, kept only while it stays >= BF16_MIN_PSNR dB from fp32 (checked per clip)
+        self.precision = precision
         if batch_size is None:
             batch_size = default_batch_size(device)
         if batch_size < 1:
@@ -337,6 +348,14 @@ class Dubber:
         try:
             with writer_cm:
                 wt = _Writer(write, maxsize=2)
+                bf16 = self.precision == "bf16"
+
+                def generate(s: torch.Tensor, a: torch.Tensor, low: bool) -> torch.Tensor:
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=low):
+                        if refs is not None:
+                            return self.net(s, None, a, refs=refs).float()
+                        return self.net(s, ref.expand(s.shape[0], -1, -1, -1), a).float()
+
                 try:
                     with torch.inference_mode():
                         for start, frames, src in reader:
@@ -344,10 +363,18 @@ class Dubber:
                             n = src.shape[0]
                             s = (src.to(dev, non_blocking=True) * keep).contiguous(memory_format=layout)
                             a = torch.from_numpy(windows[start : start + n]).to(dev)
-                            if refs is not None:
-                                g = self.net(s, None, a, refs=refs)
-                            else:
-                                g = self.net(s, ref.expand(n, -1, -1, -1), a)
+                            g = generate(s, a, bf16)
+                            if bf16 and "bf16_psnr_db" not in st.extra:  # the first batch checks bf16 against fp32
+                                g32 = generate(s, a, False)
+                                psnr = _psnr(g, g32)
+                                st.extra["bf16_psnr_db"] = psnr
+                                if psnr < BF16_MIN_PSNR:
+                                    from tfk.console import warn
+
+                                    warn(
+                                        f"bf16 output is {psnr:.1f} dB from fp32 here (< {BF16_MIN_PSNR:g}): using fp32"
+                                    )
+                                    bf16, g = False, g32
                             g = g.float().clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
                             gen = g.permute(0, 2, 3, 1).contiguous().cpu().numpy()
                             st.generator += time.perf_counter() - tg
@@ -363,6 +390,14 @@ class Dubber:
         st.frames += n_out
         st.wall += time.perf_counter() - t0
         return Path(output)
+
+
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR (dB) of two [0,1] images."""
+    import math
+
+    mse = float(((a.float() - b.float()) ** 2).mean())
+    return 10 * math.log10(1.0 / max(mse, 1e-20))
 
 
 def _encode_references(net: Any, ref: torch.Tensor) -> Any:
@@ -389,6 +424,7 @@ def load_dubber(
     fp16: bool | None = None,
     require: Callable[[str], Path] | None = None,
     frontend_weights: str | os.PathLike[str] | None = None,
+    precision: str = "fp32",
 ) -> Dubber:
     """Load the generator and its audio front-end; refuses a front-end that contradicts the checkpoint."""
     import torch
@@ -420,7 +456,9 @@ def load_dubber(
         net.autocast_fp16 = bool(fp16)
     torch.manual_seed(seed)
     meta = dict(meta, checkpoint=str(path), artifact=artifact_id, audio_frontend=frontend)
-    return Dubber(net, frontend, runner, mouth=m, device=dev, batch_size=batch_size, seed=seed, meta=meta)
+    return Dubber(
+        net, frontend, runner, mouth=m, device=dev, batch_size=batch_size, seed=seed, meta=meta, precision=precision
+    )
 
 
 def default_output(video: Path, audio: Path) -> Path:
@@ -445,6 +483,7 @@ def infer(
     stats: InferStats | None = None,
     cache_root: str | os.PathLike[str] | None = None,
     face: str | None = None,
+    precision: str = "fp32",
 ) -> Path:
     """``tfk infer lawdnet``: dub ``video`` with ``audio``; returns the output path.
 
@@ -464,7 +503,9 @@ def infer(
 
     check_writable(out)  # a read-only or full location fails now, naming the path, not after the work
     st = stats if stats is not None else InferStats()
-    dubber = load_dubber(checkpoint, device, audio_frontend, batch_size, seed, mouth, grid_size, require=require)
+    dubber = load_dubber(
+        checkpoint, device, audio_frontend, batch_size, seed, mouth, grid_size, require=require, precision=precision
+    )
     t = time.perf_counter()
     tpl = prepare_template(
         video,

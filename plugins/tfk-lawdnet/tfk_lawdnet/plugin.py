@@ -37,6 +37,13 @@ _INFER = [
     Option("landmarks", str, help="landmark backend of tfk.face", default="dlib"),
     Option("smooth", float, help="temporal landmark smoothing (Gaussian sigma in frames; 0 = off)", default=1.0),
     Option("face", str, help="template with several faces: largest (default), left, right, or an index from the left"),
+    Option(
+        "precision",
+        str,
+        help="CPU only: bf16 autocast (faster on CPUs with bf16 units; kept only while >= 40 dB PSNR from fp32)",
+        default="fp32",
+        choices=("fp32", "bf16"),
+    ),
 ]
 
 _PREPROCESS = [
@@ -195,6 +202,7 @@ def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
         progress=ctx.progress,
         require=ctx.require,
         face=options.get("face"),
+        precision=options["precision"],
     )
     if ctx.run is not None:
         ctx.run.record_output("video", out)
