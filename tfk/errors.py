@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     NO_INPUT = 66  #: an input file or subject does not exist
     UNAVAILABLE = 69  #: plugin missing/broken, weights missing, offline, GPU required
     PLUGIN_CRASH = 70  #: a plugin raised a non-tfk exception
+    CANT_CREATE = 73  #: an output cannot be created: read-only location, no permission
     TEMPFAIL = 75  #: network failure after retries, lock timeout: retrying may help
     CONFIG = 78  #: invalid configuration or incompatible resume
     INTERRUPTED = 130  #: Ctrl-C (SIGINT); the next run resumes
@@ -119,6 +120,12 @@ class DeviceUnavailable(Unavailable):
 
 class PluginCrash(TfkError):
     exit_code = ExitCode.PLUGIN_CRASH
+
+
+class OutputNotWritable(TfkError):
+    """An output (or its temp file) cannot be created where the user asked: read-only, no permission."""
+
+    exit_code = ExitCode.CANT_CREATE
 
 
 class TempFail(TfkError):

@@ -261,3 +261,44 @@ def test_killed_download_leaves_nothing_visible(http_server, register):
     assert store.pull([art.id], progress=False)[art.id] == "downloaded"
     assert store.require(art.id).read_bytes() == DATA
     assert list(tmp.iterdir()) == []  # swept: its owner is dead
+
+
+def test_disk_filling_up_mid_download_is_diskfull_not_a_network_retry(http_server, register, monkeypatch):
+    """ENOSPC while writing: one attempt, DiskFull (75) with a hint about space; after space is freed the
+    same pull succeeds (the free-space pre-check passed: the disk filled up during the download)."""
+    import errno
+
+    from tfk.weights import download
+
+    url = http_server.add("/m.pth", DATA)
+    (art,) = register(_art(url))
+
+    class _FillsUp:
+        def __init__(self, fh):
+            self.fh, self.n = fh, 0
+
+        def write(self, data):
+            self.n += len(data)
+            if self.n > 1_000_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self.fh.write(data)
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    with monkeypatch.context() as m, pytest.raises(DiskFull) as ei:
+        m.setattr(download, "open", lambda p, mode="r": _FillsUp(open(p, mode)), raising=False)  # noqa: SIM115
+        store.pull([art.id], progress=False)
+    assert ei.value.exit_code == ExitCode.TEMPFAIL
+    assert "no space left" in ei.value.message and "network" not in ei.value.message
+    assert "free some space" in (ei.value.hint or "")
+    assert http_server.hits("/m.pth") == 1  # not retried as if the network had failed
+    assert _leftovers() == [] and store.find(art.id) is None
+    assert store.pull([art.id], progress=False) == {art.id: "downloaded"}
+    assert store.status(art) == "verified"

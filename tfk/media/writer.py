@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from tfk.errors import BadInput, DiskFull, UsageError, ZeroDuration
-from tfk.fsutil import temp_sibling
+from tfk.fsutil import disk_error, disk_errors, temp_sibling
 
 if TYPE_CHECKING:
     import numpy as np
@@ -130,7 +130,9 @@ class VideoWriter:
             raise BadInput(f"frames must be RGB uint8 (H, W, 3), got {arr.dtype} {arr.shape}")
         h, w = arr.shape[:2]
         if self._enc is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with disk_errors(self.path):  # a read-only or full location is named before any encoding
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._tmp.touch()
             cls = _PipeEncoder if self.backend == "ffmpeg" else _PyAVEncoder
             self._enc = cls(self, w + (w % 2), h + (h % 2))
             self._size = (h, w)
@@ -139,8 +141,19 @@ class VideoWriter:
             raise BadInput(f"frame {self._n} is {w}x{h}, earlier frames were {self._size[1]}x{self._size[0]}")
         if h % 2 or w % 2:
             arr = np.pad(arr, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        self._enc.write(np.ascontiguousarray(arr))
+        try:
+            self._enc.write(np.ascontiguousarray(arr))
+        except OSError as exc:
+            self._raise_disk_error(exc)
         self._n += 1
+
+    def _raise_disk_error(self, exc: OSError) -> None:
+        """Drop the output and raise ``exc`` as DiskFull / OutputNotWritable where it is one of those."""
+        self.abort()
+        mapped = disk_error(exc, self.path)
+        if mapped is None:
+            raise exc
+        raise mapped from exc
 
     def _audio_upto(self, start: int, stop: int) -> np.ndarray:
         """Audio samples ``[start, stop)``, zero-padded past the end of the array."""
@@ -165,6 +178,8 @@ class VideoWriter:
         try:
             self._enc.finish()
             os.replace(self._tmp, self.path)
+        except OSError as exc:  # the audio side file's tofile, the rename: ENOSPC is DiskFull, not a crash
+            self._raise_disk_error(exc)
         except BaseException:
             self.abort()
             raise
@@ -175,8 +190,10 @@ class VideoWriter:
         """Drop the output: stop the encoder and delete every temp file."""
         self._closed = True
         if self._enc is not None:
-            self._enc.abort()
-        self._tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self._enc.abort()
+        with contextlib.suppress(OSError):  # EROFS/EACCES here must not hide the error being raised
+            self._tmp.unlink(missing_ok=True)
 
     def __del__(self) -> None:  # a writer dropped without close() leaves no temp file behind
         if not getattr(self, "_closed", True) and getattr(self, "_enc", None) is not None:
@@ -246,8 +263,9 @@ class _PipeEncoder:
         self._cleanup()
 
     def _cleanup(self) -> None:
-        self.video_tmp.unlink(missing_ok=True)
-        self.audio_tmp.unlink(missing_ok=True)
+        for p in (self.video_tmp, self.audio_tmp):
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
         self.stderr.close()
 
     def abort(self) -> None:

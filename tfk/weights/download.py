@@ -49,6 +49,49 @@ class Fetched:
     size: int
 
 
+def _local(exc: OSError, url: str, dest: Path) -> Exception:
+    """A failure writing the local file: ENOSPC is DiskFull (never retried as a network error)."""
+    from tfk.errors import OutputNotWritable
+    from tfk.fsutil import disk_error
+
+    mapped = disk_error(exc, url, "downloading", where=dest.parent)
+    return mapped or OutputNotWritable(f"cannot write the download of {url} in {dest.parent}: {exc.strerror}")
+
+
+class _Sink:
+    """The destination file; every local I/O error leaves as a tfk error, not as a network OSError."""
+
+    def __init__(self, url: str, dest: Path):
+        self.url, self.dest = url, dest
+        try:
+            self.fh = open(dest, "wb")  # noqa: SIM115 - closed in __exit__
+        except OSError as exc:
+            raise _local(exc, url, dest) from exc
+
+    def __enter__(self) -> _Sink:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.fh.close()
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.fh.write(data)
+        except OSError as exc:
+            raise _local(exc, self.url, self.dest) from exc
+
+    def restart(self) -> None:
+        self.fh.seek(0)
+        self.fh.truncate()
+
+    def sync(self) -> None:
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+        except OSError as exc:
+            raise _local(exc, self.url, self.dest) from exc
+
+
 def is_network_url(url: str) -> bool:
     return urlparse(url).scheme in ("http", "https")
 
@@ -100,15 +143,14 @@ def _fetch_file(url: str, dest: Path, progress: ProgressFn | None) -> Fetched:
     h = hashlib.sha256()
     n = 0
     total = os.fstat(src.fileno()).st_size
-    with src, open(dest, "wb") as out:
+    with src, _Sink(url, dest) as out:
         while chunk := src.read(CHUNK):
             out.write(chunk)
             h.update(chunk)
             n += len(chunk)
             if progress:
                 progress(len(chunk), total)
-        out.flush()
-        os.fsync(out.fileno())
+        out.sync()
     return Fetched(h.hexdigest(), n)
 
 
@@ -133,7 +175,7 @@ def _fetch_http(
     failures = 0  # consecutive attempts without progress
     attempts = 0
     ctx = _ssl_context() if url.startswith("https:") else None
-    with open(dest, "wb") as out:
+    with _Sink(url, dest) as out:
         while True:
             attempts += 1
             headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
@@ -147,8 +189,7 @@ def _fetch_http(
                     if received and status != 206:
                         # The server ignored the Range request: start again from byte 0.
                         log.info("%s ignored the range request; restarting", url)
-                        out.seek(0)
-                        out.truncate()
+                        out.restart()
                         h = hashlib.sha256()
                         received = before = 0
                     length = resp.headers.get("Content-Length")
@@ -165,14 +206,12 @@ def _fetch_http(
                             progress(len(chunk), total)
                     if total is not None and received < total:
                         raise http.client.IncompleteRead(b"", total - received)
-                out.flush()
-                os.fsync(out.fileno())
+                out.sync()
                 return Fetched(h.hexdigest(), received)
             except urllib.error.HTTPError as exc:
                 if exc.code == 416 and received:
                     # Our offset is past the end: the file changed or we already have it all. Restart.
-                    out.seek(0)
-                    out.truncate()
+                    out.restart()
                     h = hashlib.sha256()
                     received = 0
                     reason = "HTTP 416"

@@ -210,8 +210,19 @@ class Pipeline:
         progress: Progress | None = None,
     ) -> list[StepStatus]:
         """Run what is not fresh. ``from_step`` forces that step and the later ones; ``until_step``
-        stops after it. Returns what happened to each step (done=ran or cached)."""
+        stops after it. Returns what happened to each step (done=ran or cached).
+
+        Holds the workspace lock throughout: a concurrent run on the same subject waits for this one
+        (or fails with LockTimeout, exit 75) instead of racing it (:mod:`tfk.workspace.lock`)."""
+        from tfk.workspace.lock import workspace_lock
+
         self.ws.ensure()
+        with workspace_lock(self.ws.root, f"subject {self.ws.uid!r} ({self.ws.model})"):
+            return self._run(force, from_step, until_step, progress)
+
+    def _run(
+        self, force: bool, from_step: str | None, until_step: str | None, progress: Progress | None
+    ) -> list[StepStatus]:
         self._cleanup_tmp()
         self._write_plan()
         start = self._index(from_step, 0)

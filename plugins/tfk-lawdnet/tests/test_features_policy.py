@@ -139,7 +139,7 @@ def test_model_info_declares_the_stages():
     infer = {o.name: o for o in info.options_for("infer")}
     assert infer["video"].required and infer["video"].media == "video"
     assert infer["audio"].required and infer["audio"].media == "audio"
-    assert infer["output"].short == "-o" and infer["batch_size"].default == 20
+    assert infer["output"].short == "-o" and infer["batch_size"].default is None  # per device (infer.DEFAULT_BATCH)
     assert "device" not in infer and "uid" not in infer  # added by the core
     serve = {o.name: o for o in info.options_for("serve")}
     assert serve["host"].default == "127.0.0.1" and serve["port"].default == 5828
@@ -152,3 +152,18 @@ def test_doctor_checks_run_and_report_a_missing_checkpoint():
     results = {c.name: c.run() for c in tfk_doctor_checks()}
     assert all(status in ("ok", "warn", "error") for status, _ in results.values())
     assert results["lawdnet: generator checkpoint"][0] == "warn"  # a fresh TFK_HOME has none
+
+
+def test_disagreeing_evidence_asks_for_the_frontend(tiny_weights, tmp_path, fake_require):
+    """checkpoint_epoch_119.pth storing epoch 120 used to become DP1 silently (issue 9 item 16)."""
+    import torch
+
+    ckpt = torch.load(tiny_weights["generator"], weights_only=True)
+    ckpt["epoch"] = 120
+    path = tmp_path / "checkpoint_epoch_119.pth"
+    torch.save(ckpt, path)
+    with pytest.raises(UsageError, match="cannot tell") as err:
+        load_dubber(path, "cpu", mouth=64, grid_size=8, require=fake_require)
+    assert "epoch 119" in err.value.message and "--audio-frontend" in err.value.hint
+    d = load_dubber(path, "cpu", audio_frontend="dp2", mouth=64, grid_size=8, require=fake_require)
+    assert d.frontend == "dp2"

@@ -142,3 +142,21 @@ def test_infer_on_the_shared_real_clip(shared_media, dubber, tmp_path):
     assert diff[centre[1] - 5 : centre[1] + 5, centre[0] - 5 : centre[0] + 5].mean() > 30
     # ... and the rest of the frame only carries re-encoding noise
     assert diff[:100].mean() < 6 and diff[:, :60].mean() < 6
+
+
+def test_bf16_cpu_path_is_checked_against_fp32(short_template, dubber, tmp_path, monkeypatch, capfd):
+    """--precision bf16 is kept only while the first batch is >= 40 dB from fp32; else fp32, with a warning."""
+    from tfk_lawdnet import infer as inf
+    from tfk_lawdnet.infer import Dubber, InferStats
+
+    low = Dubber(dubber.net, dubber.frontend, dubber.runner, mouth=MOUTH, batch_size=4, precision="bf16")
+    tpl = low.prepare(short_template, cache_root=tmp_path / "c")
+    st = InferStats()
+    _check_output(low.dub(tpl, np.zeros(4000, np.float32), tmp_path / "bf16.mp4", stats=st), 7)
+    assert st.extra["bf16_psnr_db"] >= 40
+    monkeypatch.setattr(inf, "BF16_MIN_PSNR", 1000.0)  # a bar no bf16 output can pass
+    st = InferStats()
+    low.dub(tpl, np.zeros(4000, np.float32), tmp_path / "fallback.mp4", stats=st)
+    assert "using fp32" in capfd.readouterr().err and st.extra["bf16_psnr_db"] < 1000
+    with pytest.raises(Exception, match="fp32 or bf16"):
+        Dubber(dubber.net, dubber.frontend, dubber.runner, precision="fp16")

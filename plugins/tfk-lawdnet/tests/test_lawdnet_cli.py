@@ -154,3 +154,15 @@ def test_a_cold_template_is_decoded_twice_and_a_warm_one_once(cli, short_templat
 
     assert total(cold, "tpl.mp4") == 2 and total(warm, "tpl.mp4") == 1
     assert total(cold, "a.wav") == 2
+
+
+def test_infer_to_an_unwritable_location_is_one_error_line_naming_it(cli, short_template, tmp_path):
+    """Checked before the weights lookup, so it holds on a machine with no weights yet (issue 9 item 6)."""
+    from tfk.testing.synth import make_audio_file
+
+    out = "/sys/tfk-dubbed.mp4"  # not even root may create files here
+    audio = make_audio_file(tmp_path / "a.wav", seconds=0.3)
+    r = cli("infer", "lawdnet", "--video", str(short_template), "--audio", str(audio), "-o", out)
+    assert r.exit_code == 73, r.stderr
+    errs = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errs) == 1 and out in errs[0] and "Traceback" not in r.stderr

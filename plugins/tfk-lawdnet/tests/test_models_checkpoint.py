@@ -195,3 +195,29 @@ def test_save_checkpoint_is_atomic(tmp_path):
         save_checkpoint({"a": lambda: 0}, path)
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
+
+
+def test_frontend_evidence_order_and_conflicts():
+    """Record, then name, then stored epoch; a name and an epoch that disagree decide nothing."""
+    from tfk_lawdnet.models.checkpoint import frontend_for
+
+    # an explicit record beats a published-looking name
+    assert frontend_for("checkpoint_epoch_120.pth", {"audio_frontend": "dp2", "epoch": 121}) == ("dp2", "recorded")
+    assert frontend_for("checkpoint_epoch_120.pth", {"epoch": 121}) == ("dp1", "filename")
+    assert frontend_for("lawdnet.pth", {"epoch": 171}) == ("dp2", "epoch")
+    # a user's own epoch-119 checkpoint (stored epoch 120, the original's e+1) is not the DP1 release
+    fe, source = frontend_for("checkpoint_epoch_119.pth", {"epoch": 120})
+    assert fe is None and source.startswith("conflict:") and "119" in source and "120" in source
+    # a published name with a foreign stored epoch
+    fe, source = frontend_for("checkpoint_epoch_170.pth", {"epoch": 42})
+    assert fe is None and source.startswith("conflict:")
+    assert frontend_for("checkpoint_epoch_33.pth", {"epoch": 34}) == (None, "unknown")
+
+
+def test_top_level_record_is_honoured(tmp_path):
+    path = tmp_path / "checkpoint_epoch_120.pth"  # named like the DP1 release, but says it was DP2-trained
+    obj = original_checkpoint(random_published_state(), epoch=121)
+    obj["audio_frontend"] = "dp2"
+    torch.save(obj, path)
+    meta = load_generator(path)[1]
+    assert (meta["audio_frontend"], meta["frontend_source"]) == ("dp2", "recorded")

@@ -173,3 +173,83 @@ def test_vgg_loads_torchvision_layout(tmp_path):
     torch.save(sd, path)
     with pytest.raises(InvalidArtifact):
         Vgg19(path)
+
+
+@pytest.mark.parametrize("mouth", [288, 256])
+def test_warp_grid_resize_is_torchvision_resize_at_released_sizes(mouth):
+    """The original resizes the (B,2C,60,60) grid with ``torchvision.transforms.Resize((H,W))`` on a float
+    tensor, i.e. ``interpolate(bilinear, align_corners=False, antialias=True)`` (torchvision >= 0.17), even
+    when *up*sampling; the antialiased kernel's float32 weights differ from plain bilinear by ~4e-6 there."""
+    import torch.nn.functional as F
+
+    h, w = crop_size(mouth)
+    fh, fw = h // 4, w // 4  # the LAW layers work on the 1/4-resolution reference feature
+    torch.manual_seed(mouth)
+    grid = torch.rand(1, 4, 60, 60, 2) * 2 - 1
+    # the reference: the original's layout (memory read as (C, Gw, Gh, 2) -> (2C, Gh, Gw)), then Resize
+    flat = grid.transpose(-1, -2).permute(0, 1, 4, 2, 3).reshape(1, 8, 60, 60)
+    ref = F.interpolate(flat, size=(fh, fw), mode="bilinear", align_corners=False, antialias=True)
+    ref = ref.view(1, 4, 2, fh, fw).permute(0, 1, 3, 4, 2)
+    plain = F.interpolate(flat, size=(fh, fw), mode="bilinear", align_corners=False)
+    assert (plain.view(1, 4, 2, fh, fw).permute(0, 1, 3, 4, 2) - ref).abs().max() > 1e-7  # the test can fail
+    assert torch.equal(law_grid_layout(grid, (fh, fw)), ref)
+
+
+def test_fast_control_grid_equals_the_reference_formula():
+    """The rearranged control grid (CPU speed) against the plain formula, at the release grid of 60."""
+    torch.manual_seed(1)
+    law = LocalAffineWarp(256, 5, 256, 60).eval()
+    para = torch.randn(2, 256)
+    with torch.inference_mode():
+        assert (law.control_grid(para) - law.control_grid_reference(para)).abs().max() <= 1e-5
+
+
+def _eager_reference(net, src, ref, audio):
+    """The generator as it ran before the CPU work: NCHW, references per frame, the plain control grid and
+    the plain nearest-upsample-then-conv blocks."""
+    import copy
+
+    from tfk_lawdnet.models.lawdnet import UpBlock2d
+
+    old = copy.deepcopy(net)
+    for law in old.lawLayer_list:
+        law.control_grid = law.control_grid_reference
+    for m in old.modules():
+        if isinstance(m, UpBlock2d):
+            m.subpixel = False
+    return old(src, ref, audio)
+
+
+def test_subpixel_upsampling_equals_upsample_then_conv():
+    import torch.nn.functional as F
+    from tfk_lawdnet.models.lawdnet import upsample2x_conv3x3
+
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(16, 8, 3, padding=1)
+    x = torch.rand(2, 16, 13, 10)
+    with torch.inference_mode():
+        want = conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+        assert (upsample2x_conv3x3(x, conv.weight, conv.bias) - want).abs().max() <= 1e-5
+        xc = x.contiguous(memory_format=torch.channels_last)
+        assert (upsample2x_conv3x3(xc, conv.weight, conv.bias) - want).abs().max() <= 1e-5
+
+
+def test_fast_inference_path_matches_eager_fp32(net):
+    """Reference features once per clip + channels-last + the fast grid: <= 1e-5 from eager fp32."""
+    import copy
+
+    src, ref, audio = _inputs(b=3, mouth=64, seed=5)
+    ref = ref[:1].expand(3, -1, -1, -1)  # one set of references for the whole clip, as in dubbing
+    with torch.inference_mode():
+        expected = _eager_reference(net, src, ref, audio)
+        refs = net.encode_references(ref[:1])
+        assert (net(src, None, audio, refs=refs) - expected).abs().max() <= 1e-5
+        fast = copy.deepcopy(net).to(memory_format=torch.channels_last)
+        cl = torch.channels_last
+        refs_cl = fast.encode_references(ref[:1].contiguous(memory_format=cl)).to(cl)
+        got = fast(src.contiguous(memory_format=cl), None, audio, refs=refs_cl)
+        assert (got - expected).abs().max() <= 1e-5
+        for b in (1, 2):  # the batch layout does not change a frame's output
+            assert (
+                fast(src[:b].contiguous(memory_format=cl), None, audio[:b], refs=refs_cl) - expected[:b]
+            ).abs().max() <= 1e-5

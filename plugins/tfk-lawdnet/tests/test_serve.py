@@ -9,11 +9,16 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def server(short_template, dubber, tmp_path_factory):
-    import uvicorn
+def app(short_template, dubber, tmp_path_factory):
     from tfk_lawdnet.serve import create_app
 
-    app = create_app(short_template, dubber=dubber, max_upload_mb=0.5, cache_root=tmp_path_factory.mktemp("c"))
+    return create_app(short_template, dubber=dubber, max_upload_mb=0.5, cache_root=tmp_path_factory.mktemp("c"))
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    import uvicorn
+
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
@@ -100,13 +105,107 @@ def test_serve_hook_binds_loopback_by_default(short_template, tiny_weights, fake
     from tfk.plugin import StageContext
 
     seen = {}
-    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+
+    def fake_run(self, sockets=None):
+        seen.update(app=self.config.app, host=self.config.host, sockets=[s.getsockname() for s in sockets])
+
+    monkeypatch.setattr(uvicorn.Server, "run", fake_run)
     ctx = StageContext(model="lawdnet", stage="serve", home=tmp_path)
     ctx.require = fake_require
     defaults = {o.dest: o.default for o in tfk_model().options_for("serve")}
+    assert (defaults["host"], defaults["port"]) == ("127.0.0.1", 5828)
     options = dict(
-        defaults, template=short_template, checkpoint=str(tiny_weights["generator"]), mouth_size=64, grid_size=8
+        defaults,
+        template=short_template,
+        checkpoint=str(tiny_weights["generator"]),
+        mouth_size=64,
+        grid_size=8,
+        port=0,  # 0 is passed through: an ephemeral port, never silently 5828 (issue 9 item 8)
     )
     tfk_serve(ctx=ctx, options=options)
-    assert seen["host"] == "127.0.0.1" and seen["port"] == 5828
+    (addr,) = seen["sockets"]
+    assert seen["host"] == "127.0.0.1" and addr[0] == "127.0.0.1" and addr[1] not in (0, 5828)
     assert seen["app"].state.template.n_frames == 25
+
+
+def test_port_in_use_or_bad_host_fail_before_the_model_loads(monkeypatch):
+    import socket
+
+    from tfk_lawdnet import serve as srv
+
+    from tfk.errors import Unavailable, UsageError
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the address was checked")
+
+    monkeypatch.setattr(srv, "create_app", must_not_load)
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        with pytest.raises(Unavailable, match=f"port {port} on 127.0.0.1 is already in use") as err:
+            srv.serve("tpl.mp4", host="127.0.0.1", port=port)
+        assert err.value.exit_code == 69 and "--port 0" in err.value.hint
+    finally:
+        taken.close()
+    real = socket.getaddrinfo
+
+    def no_dns(host, *args, **kwargs):  # the resolver's answer for a name that does not exist (no DNS in tests)
+        if host == "no-such-host.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(UsageError, match="--host") as err:
+        srv.serve("tpl.mp4", host="no-such-host.invalid", port=0)
+    assert err.value.exit_code == 2
+    with pytest.raises(UsageError, match="not an address of this machine"):
+        srv.serve("tpl.mp4", host="203.0.113.7", port=0)  # TEST-NET-3: never local
+    with pytest.raises(UsageError, match=r"0\.\.65535"):
+        srv.serve("tpl.mp4", host="127.0.0.1", port=70000)
+
+
+def test_chunked_upload_is_cut_off_at_the_limit(app):
+    """A chunked upload (no Content-Length) is counted while it arrives: 413 after about the limit, not
+    after spooling the whole body (issue 9 item 12). Driven through the ASGI interface to count reads."""
+    import asyncio
+    import json
+
+    total = 40 << 20  # the client would send 40 MB; the limit is 0.5 MB
+    head = b'--xyz\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n\r\n'
+    pulled = 0
+    sent: list[dict] = []
+
+    async def receive():
+        nonlocal pulled
+        chunk = head if pulled == 0 else b"\0" * (64 << 10)
+        pulled += len(chunk)
+        return {"type": "http.request", "body": chunk, "more_body": pulled < total}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/dub",
+        "raw_path": b"/dub",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [
+            (b"host", b"test"),
+            (b"content-type", b"multipart/form-data; boundary=xyz"),
+            (b"transfer-encoding", b"chunked"),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 413 and "too large" in json.loads(body)["error"]
+    assert pulled <= (1 << 20), f"read {pulled} bytes of a 40 MB upload before refusing it"

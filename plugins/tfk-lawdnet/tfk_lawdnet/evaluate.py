@@ -22,7 +22,7 @@ def evaluate(
     video: str | os.PathLike[str],
     checkpoint: str | os.PathLike[str] | None = None,
     device: str = "cpu",
-    batch_size: int = 20,
+    batch_size: int | None = None,
     audio_frontend: str | None = None,
     mouth: int | None = None,
     grid_size: int | None = None,

@@ -42,6 +42,19 @@ __all__ = ["Dubber", "InferStats", "check_device", "infer", "infer_stage", "load
 
 _FRONTEND_NAMES = {"dp1": "DP1 (TF DeepSpeech v0.1.0)", "dp2": "DP2 (deepspeech.pytorch V3)"}
 
+#: frames per generator batch when --batch-size is not given, per device type. On a CPU, batches only add
+#: memory traffic (the original's 20 was the slowest choice there); measured with
+#: ``benchmarks/bench_lawdnet_generator.py`` (see the plugin README).
+DEFAULT_BATCH = {"cpu": 1, "cuda": 20, "mps": 8}
+
+
+#: the reduced-precision CPU path is kept only while its output stays this close to fp32
+BF16_MIN_PSNR = 40.0
+
+
+def default_batch_size(device: str) -> int:
+    return DEFAULT_BATCH.get(str(device).split(":")[0], 1)
+
 
 def check_device(device: str | None) -> str:
     """A validated torch device string (:func:`tfk.device.resolve_device`)."""
@@ -79,11 +92,17 @@ def resolve_checkpoint(
     )
 
 
-def choose_frontend(checkpoint_name: str, known: str | None, requested: str | None) -> str:
-    """The audio front-end to use; a request that contradicts the checkpoint is refused."""
+def choose_frontend(checkpoint_name: str, known: str | None, requested: str | None, conflict: str = "") -> str:
+    """The audio front-end to use; a request that contradicts the checkpoint is refused, and where the
+    checkpoint's evidence disagrees (``conflict``) only an explicit request decides."""
     req = (requested or "").lower() or None
     if req is not None and req not in FRONTENDS:
         raise UsageError(f"unknown audio front-end {requested!r}; choose dp1 or dp2")
+    if known is None and conflict and req is None:
+        raise UsageError(
+            f"cannot tell which audio front-end {checkpoint_name} was trained with ({conflict})",
+            hint="pass --audio-frontend dp1 (DeepSpeech v0.1.0) or dp2 (deepspeech.pytorch) as used in training",
+        )
     if known is not None and req is not None and req != known:
         raise UsageError(
             f"{checkpoint_name} was trained with {_FRONTEND_NAMES[known]} features; running it on "
@@ -204,12 +223,28 @@ class Dubber:
         runner: Callable[[np.ndarray], np.ndarray],
         mouth: int = 288,
         device: str = "cpu",
-        batch_size: int = 20,
+        batch_size: int | None = None,
         seed: int = 456,
         meta: dict[str, Any] | None = None,
+        channels_last: bool | None = None,
+        precision: str = "fp32",
     ):
+        if precision not in ("fp32", "bf16"):
+            raise UsageError(f"--precision must be fp32 or bf16, not {precision!r}")
+        if precision == "bf16" and not str(device).startswith("cpu"):
+            raise UsageError("--precision bf16 is a CPU option (on CUDA the original's fp16 autocast is used)")
+        #: bf16 autocast on a CPU, kept only while it stays >= BF16_MIN_PSNR dB from fp32 (checked per clip)
+        self.precision = precision
+        if batch_size is None:
+            batch_size = default_batch_size(device)
         if batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
+        import torch
+
+        # channels-last (NHWC) convolutions: ~1.4x on a CPU at equal output (oneDNN); GPUs keep NCHW here
+        self.channels_last = str(device).startswith("cpu") if channels_last is None else bool(channels_last)
+        if self.channels_last:
+            net = net.to(memory_format=torch.channels_last)
         self.net = net
         self.frontend = frontend
         self.runner = runner
@@ -260,6 +295,9 @@ class Dubber:
         dev = torch.device(self.device)
         ref = torch.from_numpy(np.concatenate(list(template.read_crops(refs)), axis=-1).copy())  # H, W, 15
         ref = ref.permute(2, 0, 1)[None].to(dev, torch.float32).div_(255.0)
+        layout = torch.channels_last if self.channels_last else torch.contiguous_format
+        with torch.inference_mode():  # the reference branch, once for the whole clip (not per frame)
+            refs = _encode_references(self.net, ref.contiguous(memory_format=layout))
         from tfk_lawdnet.mask import source_mask
 
         h, w = template.crop_hw
@@ -294,14 +332,33 @@ class Dubber:
         try:
             with writer_cm:
                 wt = _Writer(write, maxsize=2)
+                bf16 = self.precision == "bf16"
+
+                def generate(s: torch.Tensor, a: torch.Tensor, low: bool) -> torch.Tensor:
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=low):
+                        if refs is not None:
+                            return self.net(s, None, a, refs=refs).float()
+                        return self.net(s, ref.expand(s.shape[0], -1, -1, -1), a).float()
+
                 try:
                     with torch.inference_mode():
                         for start, frames, src in reader:
                             tg = time.perf_counter()
                             n = src.shape[0]
-                            s = src.to(dev, non_blocking=True) * keep
+                            s = (src.to(dev, non_blocking=True) * keep).contiguous(memory_format=layout)
                             a = torch.from_numpy(windows[start : start + n]).to(dev)
-                            g = self.net(s, ref.expand(n, -1, -1, -1), a)
+                            g = generate(s, a, bf16)
+                            if bf16 and "bf16_psnr_db" not in st.extra:  # the first batch checks bf16 against fp32
+                                g32 = generate(s, a, False)
+                                psnr = _psnr(g, g32)
+                                st.extra["bf16_psnr_db"] = psnr
+                                if psnr < BF16_MIN_PSNR:
+                                    from tfk.console import warn
+
+                                    warn(
+                                        f"bf16 output is {psnr:.1f} dB from fp32 here (< {BF16_MIN_PSNR:g}): using fp32"
+                                    )
+                                    bf16, g = False, g32
                             g = g.float().clamp_(0, 1).mul_(255.0).round_().to(torch.uint8)
                             gen = g.permute(0, 2, 3, 1).contiguous().cpu().numpy()
                             st.generator += time.perf_counter() - tg
@@ -318,17 +375,39 @@ class Dubber:
         return Path(output)
 
 
+def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR (dB) of two [0,1] images."""
+    import math
+
+    mse = float(((a.float() - b.float()) ** 2).mean())
+    return 10 * math.log10(1.0 / max(mse, 1e-20))
+
+
+def _encode_references(net: Any, ref: torch.Tensor) -> Any:
+    """The generator's reference features for ``ref`` (None for a network without that split)."""
+    import torch
+
+    encode = getattr(net, "encode_references", None)
+    if encode is None:
+        return None
+    if getattr(net, "autocast_fp16", False) and ref.is_cuda:
+        with torch.autocast("cuda", dtype=torch.float16):
+            return encode(ref)
+    return encode(ref)
+
+
 def load_dubber(
     checkpoint: str | os.PathLike[str] | None = None,
     device: str = "cpu",
     audio_frontend: str | None = None,
-    batch_size: int = 20,
+    batch_size: int | None = None,
     seed: int = 456,
     mouth: int | None = None,
     grid_size: int | None = None,
     fp16: bool | None = None,
     require: Callable[[str], Path] | None = None,
     frontend_weights: str | os.PathLike[str] | None = None,
+    precision: str = "fp32",
 ) -> Dubber:
     """Load the generator and its audio front-end; refuses a front-end that contradicts the checkpoint."""
     import torch
@@ -348,7 +427,9 @@ def load_dubber(
     elif meta.get("audio_frontend") not in (None, known):
         known = meta["audio_frontend"]  # what the file itself records wins
     name = artifact_id or Path(path).name
-    frontend = choose_frontend(name, known, audio_frontend)
+    source = str(meta.get("frontend_source") or "")
+    conflict = source.partition("conflict: ")[2] if artifact_id is None else ""
+    frontend = choose_frontend(name, known, audio_frontend, conflict)
     weights = frontend_weights or require(arts.FRONTEND_ARTIFACT[frontend])
     runner = frontend_runner(frontend, weights, device=dev)
     m = int(mouth or meta.get("mouth") or 288)
@@ -358,7 +439,9 @@ def load_dubber(
         net.autocast_fp16 = bool(fp16)
     torch.manual_seed(seed)
     meta = dict(meta, checkpoint=str(path), artifact=artifact_id, audio_frontend=frontend)
-    return Dubber(net, frontend, runner, mouth=m, device=dev, batch_size=batch_size, seed=seed, meta=meta)
+    return Dubber(
+        net, frontend, runner, mouth=m, device=dev, batch_size=batch_size, seed=seed, meta=meta, precision=precision
+    )
 
 
 def default_output(video: Path, audio: Path) -> Path:
@@ -371,7 +454,7 @@ def infer(
     output: str | os.PathLike[str] | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     device: str = "cpu",
-    batch_size: int = 20,
+    batch_size: int | None = None,
     audio_frontend: str | None = None,
     seed: int = 456,
     mouth: int | None = None,
@@ -382,22 +465,40 @@ def infer(
     require: Callable[[str], Path] | None = None,
     stats: InferStats | None = None,
     cache_root: str | os.PathLike[str] | None = None,
+    face: str | None = None,
+    precision: str = "fp32",
 ) -> Path:
-    """``tfk infer lawdnet``: dub ``video`` with ``audio``; returns the output path."""
+    """``tfk infer lawdnet``: dub ``video`` with ``audio``; returns the output path.
+
+    ``face``: which face of a template with several (largest [default], left, right, or an index from the left).
+    """
     from tfk.media import preflight
+    from tfk_lawdnet.faces import parse_face
 
     video, audio = Path(video), Path(audio)
     # header checks only for the template: its landmark pass checks the decoded length (one decode)
+    parse_face(face)  # a bad --face is a usage error before any work
     preflight(video, video=True, audio=False, decode=False)
     preflight(audio, video=False, audio=True)  # once per process: the stage runner's check is reused
     out = Path(output) if output else default_output(video, audio)
     if out.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
         raise UsageError(f"output {out} must end in .mp4 (or .mov/.mkv)")
+    from tfk.fsutil import check_writable
+
+    check_writable(out)  # a read-only or full location fails now, naming the path, not after the work
     st = stats if stats is not None else InferStats()
-    dubber = load_dubber(checkpoint, device, audio_frontend, batch_size, seed, mouth, grid_size, require=require)
+    dubber = load_dubber(
+        checkpoint, device, audio_frontend, batch_size, seed, mouth, grid_size, require=require, precision=precision
+    )
     t = time.perf_counter()
     tpl = prepare_template(
-        video, mouth=dubber.mouth, landmarks=landmarks, smooth=smooth, progress=progress, cache_root=cache_root
+        video,
+        mouth=dubber.mouth,
+        landmarks=landmarks,
+        smooth=smooth,
+        progress=progress,
+        cache_root=cache_root,
+        face=face,
     )
     st.template += time.perf_counter() - t
     return dubber.dub(tpl, audio, out, progress=progress, stats=st)
@@ -420,6 +521,8 @@ def infer_stage(ctx: Any, options: dict[str, Any]) -> Path:
         smooth=options["smooth"],
         progress=ctx.progress,
         require=ctx.require,
+        face=options["face"],
+        precision=options["precision"],
     )
     if ctx.run is not None:
         ctx.run.record_output("video", out)

@@ -36,7 +36,10 @@ _FRONTEND = Option(
     choices=("dp1", "dp2"),
 )
 _CHECKPOINT = Option("checkpoint", str, help=_CKPT_HELP)
-_BATCH = Option("batch_size", int, help="frames per generator batch", default=20, min=1)
+_BATCH = Option("batch_size", int, help="frames per generator batch (default: 1 on a CPU, 20 on a GPU)", min=1)
+_FACE = Option(
+    "face", str, help="template with several faces: largest (default), left, right, or an index from the left"
+)
 _MOUTH = Option("mouth_size", int, help="mouth region size the checkpoint was trained at (default: recorded, else 288)",
                 min=16, validator=_even)  # fmt: skip
 _GRID = Option("grid_size", int, help="LAW control grid (default: recorded, else 60)", min=2)
@@ -71,6 +74,14 @@ _INFER = [
     _GRID,
     _LANDMARKS,
     _SMOOTH,
+    _FACE,
+    Option(
+        "precision",
+        str,
+        help="CPU only: bf16 autocast (faster on CPUs with bf16 units; kept only while >= 40 dB PSNR from fp32)",
+        default="fp32",
+        choices=("fp32", "bf16"),
+    ),
 ]
 
 _PREPROCESS = [
@@ -130,11 +141,12 @@ _SERVE = [
     _CHECKPOINT,
     _FRONTEND,
     Option("host", str, help="bind address (loopback by default)", default="127.0.0.1"),
-    Option("port", int, help="TCP port (0: any free port)", default=5828, min=0, max=65535),
+    Option("port", int, help="TCP port (0: any free port, printed at start-up)", default=5828, min=0, max=65535),
     _BATCH,
     Option("max_upload_mb", int, help="largest accepted upload", default=50, min=1),
     _MOUTH,
     _GRID,
+    _FACE,
 ]
 
 _DEMO = [
@@ -265,6 +277,7 @@ def tfk_serve(ctx: StageContext, options: dict[str, Any]) -> Any:
         grid_size=options["grid_size"],
         require=ctx.require,
         progress=ctx.progress,
+        face=options.get("face"),
     )
 
 

@@ -37,6 +37,32 @@ __all__ = ["create_app", "serve"]
 
 log = logging.getLogger("tfk.lawdnet.serve")
 _CHUNK = 1 << 20
+_MULTIPART_SLACK = 64 << 10  # multipart headers and boundaries around the file
+
+
+class _UploadTooLarge(Exception):
+    """The request body passed the upload limit while it was being received."""
+
+
+def _limited(request: Request, limit: int) -> Request:
+    """The same request whose body stream stops with :class:`_UploadTooLarge` past ``limit`` bytes.
+
+    Counted as the bytes arrive (chunked uploads have no Content-Length), so an oversized upload is
+    refused after at most ``limit`` bytes instead of being spooled to disk whole first.
+    """
+    receive = request.receive
+    received = 0
+
+    async def counting_receive():
+        nonlocal received
+        message = await receive()
+        if message.get("type") == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _UploadTooLarge
+        return message
+
+    return Request(request.scope, counting_receive)
 
 
 def create_app(
@@ -44,7 +70,7 @@ def create_app(
     checkpoint: str | os.PathLike[str] | None = None,
     device: str = "cpu",
     *,
-    batch_size: int = 20,
+    batch_size: int | None = None,
     max_upload_mb: float = 50,
     max_audio_seconds: float = 600,
     max_queue: int = 8,
@@ -55,6 +81,7 @@ def create_app(
     dubber: Dubber | None = None,
     cache_root: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    face: str | None = None,
 ) -> FastAPI:
     """Build the FastAPI app; loads the model and preprocesses ``template`` before returning."""
     from fastapi import FastAPI
@@ -67,7 +94,7 @@ def create_app(
         dubber = load_dubber(
             checkpoint, device, audio_frontend, batch_size, mouth=mouth, grid_size=grid_size, require=require
         )
-    tpl = dubber.prepare(template, progress=progress, cache_root=cache_root)
+    tpl = dubber.prepare(template, progress=progress, cache_root=cache_root, face=face)
     limit = int(max_upload_mb * (1 << 20))
     worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lawdnet-model")
     state: dict[str, Any] = {"pending": 0, "served": 0}
@@ -107,7 +134,9 @@ def create_app(
         if length is not None and length.isdigit() and int(length) > limit + (64 << 10):
             return error(413, f"upload too large: {int(length) / (1 << 20):.1f} MB > {max_upload_mb:g} MB")
         try:
-            form = await request.form(max_files=1, max_fields=8)
+            form = await _limited(request, limit + _MULTIPART_SLACK).form(max_files=1, max_fields=8)
+        except _UploadTooLarge:
+            return error(413, f"upload too large: more than {max_upload_mb:g} MB")
         except Exception as exc:  # malformed multipart bodies
             return error(400, f"expected a multipart/form-data upload with an 'audio' file field ({exc})")
         upload = form.get("audio") or form.get("file")
@@ -174,6 +203,51 @@ def create_app(
     return app
 
 
+def bind_socket(host: str, port: int):
+    """A listening TCP socket on ``host:port`` (``port`` 0: a free ephemeral port), or a one-line error.
+
+    Bound before the model loads, so a port in use or a bad ``--host`` fails at once: an unknown or
+    foreign address is a usage error (2); a port in use or forbidden is :class:`~tfk.errors.Unavailable` (69).
+    """
+    import errno
+    import ipaddress
+    import socket
+
+    from tfk.errors import Unavailable, UsageError
+
+    if not 0 <= int(port) <= 65535:
+        raise UsageError(f"--port must be 0..65535 (0 picks a free port), got {port}")
+    try:  # an address literal needs no resolver
+        ip = ipaddress.ip_address(host.strip("[]"))
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        addr: tuple = (str(ip), int(port))
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise UsageError(f"--host {host!r} is not a valid address or host name ({exc})") from None
+        family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise Unavailable(
+                f"port {port} on {host} is already in use",
+                hint="stop the other service, or choose another --port (--port 0 picks a free one)",
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise UsageError(f"--host {host} is not an address of this machine") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise Unavailable(f"not allowed to listen on port {port} of {host}", hint="use a port above 1023") from None
+        raise Unavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def serve(
     template: str | os.PathLike[str],
     checkpoint: str | os.PathLike[str] | None = None,
@@ -182,11 +256,20 @@ def serve(
     port: int = 5828,
     **kwargs: Any,
 ) -> None:
-    """Run :func:`create_app` under uvicorn until interrupted (Ctrl-C)."""
+    """Run :func:`create_app` under uvicorn until interrupted (Ctrl-C). ``port`` 0 picks a free port."""
     import uvicorn
 
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("serving on %s: the service has no authentication; anyone who can reach it can use it", host)
-    app = create_app(template, checkpoint, device, **kwargs)
-    log.info("lawdnet service on http://%s:%d (POST /dub, GET /health)", host, port)
-    uvicorn.run(app, host=host, port=port, log_level="info", workers=1)
+    from tfk.console import info
+
+    sock = bind_socket(host, port)  # before the model loads: a bad address fails in a moment
+    try:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            log.warning("serving on %s: the service has no authentication; anyone who can reach it can use it", host)
+        app = create_app(template, checkpoint, device, **kwargs)
+        bound = sock.getsockname()[1]
+        shown = f"[{host}]" if ":" in host else host
+        info(f"lawdnet service on http://{shown}:{bound} (POST /dub, GET /health); Ctrl-C stops it")
+        config = uvicorn.Config(app, host=host, port=bound, log_level="info", workers=1)
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

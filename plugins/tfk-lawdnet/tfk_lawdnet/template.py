@@ -13,6 +13,7 @@ runs are decoded in chunks of at most ``chunk_bytes`` and reversed.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -74,6 +75,7 @@ class Template:
     matrices: np.ndarray  # (N, 3, 3) frame -> crop
     detected: np.ndarray  # (N,) bool: landmarks detected (not interpolated)
     parity: bool = True
+    face: dict | None = None  # which face was dubbed when the template shows several (tfk_lawdnet.faces)
     _crop_offset: int | None = field(default=None, repr=False)
 
     @property
@@ -172,6 +174,7 @@ def _load(cache_dir: Path, source: Path, mouth: int, parity: bool) -> Template:
         matrices=np.load(cache_dir / "matrices.npy"),
         detected=np.load(cache_dir / "detected.npy"),
         parity=parity,
+        face=meta.get("face"),
     )
 
 
@@ -185,25 +188,32 @@ def prepare_template(
     progress: Progress | None = None,
     refresh: bool = False,
     spill_bytes: int = 2 << 30,
+    face: str | int | None = None,
 ) -> Template:
     """Preprocess (or load from the cache) a template video for ``mouth``-size inference.
 
     A cold template is decoded once: the landmark pass keeps the decoded frames in a temporary raw file
     (up to ``spill_bytes``; beyond that the crops take a second pass) and the crops are cut from it once
     the smoothed track is known. That pass also checks that the file decodes to its declared length.
+    ``face`` picks the face when the template shows several (``largest`` by default, ``left``, ``right``
+    or an index from the left; :mod:`tfk_lawdnet.faces`, surveyed on the first frames of the same pass);
+    the choice and its reason are told on stderr.
     Raises :class:`~tfk.errors.NoFaceFound` when the template has no usable face.
     """
     from tfk.media import iter_frames, preflight
+    from tfk_lawdnet.faces import parse_face
 
     source = Path(video).resolve()
     info = preflight(source, video=True, audio=False, decode=False)
+    spec = parse_face(face)
     root = Path(cache_root) if cache_root is not None else template_cache_root()
+    chosen = "" if spec is None else f"|f{spec}"
     key = hashlib.sha256(
-        f"{_file_digest(source)}|m{mouth}|{landmarks}|s{smooth}|p{int(parity)}|v{CACHE_VERSION}".encode()
+        f"{_file_digest(source)}|m{mouth}|{landmarks}|s{smooth}|p{int(parity)}{chosen}|v{CACHE_VERSION}".encode()
     ).hexdigest()[:24]
     cache_dir = root / key
     if cache_dir.is_dir() and (cache_dir / "meta.json").is_file() and not refresh:
-        return _load(cache_dir, source, mouth, parity)
+        return _announce(_load(cache_dir, source, mouth, parity))
 
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=root))
@@ -214,9 +224,14 @@ def prepare_template(
             from tfk.media import normalize_video
 
             frames_src = normalize_video(source, tmp / "video25.mp4", fps=25, audio=False)
+        from tfk_lawdnet.faces import survey
+
         h, w = crop_size(mouth)
         spill = _FrameSpill(tmp / "frames.raw", info, spill_bytes)
-        track = _track(spill.tee(iter_frames(frames_src)), landmarks, smooth, progress, source)
+        frames = spill.tee(iter_frames(frames_src))
+        seen: list[np.ndarray] = []  # the survey's frames go on to the tracker: one decoding pass
+        choice, backend = survey(_recording(frames, seen), landmarks, spec)
+        track = _track(itertools.chain(seen, frames), backend, smooth, progress, source)
         out_w = w
         mats = matrices_from_landmarks(track.points, out_w)
         n = len(track)
@@ -259,6 +274,7 @@ def prepare_template(
             "landmarks": landmarks,
             "smooth": smooth,
             "parity": parity,
+            "face": None if choice is None else dict(choice.as_dict(), note=choice.describe(source.name)),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
         if cache_dir.exists():
@@ -272,7 +288,23 @@ def prepare_template(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return _load(cache_dir, source, mouth, parity)
+    return _announce(_load(cache_dir, source, mouth, parity))
+
+
+def _recording(frames: Iterator[np.ndarray], seen: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """``frames``, each also appended to ``seen``."""
+    for frame in frames:
+        seen.append(frame)
+        yield frame
+
+
+def _announce(tpl: Template) -> Template:
+    """Say which face is dubbed, and why, when the template shows more than one."""
+    if tpl.face and int(tpl.face.get("count", 1)) > 1:
+        from tfk.console import info
+
+        info(tpl.face["note"])
+    return tpl
 
 
 class _FrameSpill:

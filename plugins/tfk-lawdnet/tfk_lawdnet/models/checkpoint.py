@@ -12,9 +12,10 @@ Every key is checked against the generator and loaded strictly; known older layo
 ``cross_modal_attention`` model, the pre-cross-attention model, DINet) are refused with a clear message.
 
 The audio front-end a checkpoint was trained with is returned in ``meta['audio_frontend']``: the value
-recorded in the file when present (tfk writes it), else derived from the epoch of the two published
-checkpoints (``checkpoint_epoch_120`` -> ``dp1``, TF DeepSpeech v0.1; ``checkpoint_epoch_170`` -> ``dp2``,
-deepspeech.pytorch V3), else ``None``.
+recorded in the file when present (tfk writes it), else the published name (``checkpoint_epoch_120`` ->
+``dp1``, TF DeepSpeech v0.1; ``checkpoint_epoch_170`` -> ``dp2``, deepspeech.pytorch V3), else the stored
+epoch of those two; ``None`` when nothing tells or the name and the stored epoch disagree
+(:func:`frontend_for`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def extract_generator_state(obj: Any) -> tuple[dict[str, torch.Tensor], dict[str
         raise InvalidArtifact(f"not a LawDNet checkpoint (top level is {type(obj).__name__})")
     if isinstance(obj.get("meta"), Mapping):
         info.update(obj["meta"])
+    if isinstance(obj.get("audio_frontend"), str):  # a top-level record (a user's own training script)
+        info.setdefault("audio_frontend", obj["audio_frontend"].lower())
     if isinstance(obj.get("epoch"), int):
         info.setdefault("epoch", obj["epoch"])
     if isinstance(obj.get("state_dict"), Mapping):
@@ -116,19 +119,38 @@ def load_generator_state(net: torch.nn.Module, sd: Mapping[str, torch.Tensor], n
 
 
 def frontend_for(path: str | Path, info: Mapping[str, Any]) -> tuple[str | None, str]:
-    """The audio front-end (``dp1``/``dp2``/None) and where it came from (recorded|filename|epoch|unknown)."""
+    """The audio front-end (``dp1``/``dp2``/None) and where it came from.
+
+    Evidence in order: an explicit record in the file (``recorded``), the published name
+    ``checkpoint_epoch_<e>`` (``filename``), the stored epoch (``epoch``; the original stores e or e+1).
+    When name and stored epoch disagree -- ``checkpoint_epoch_119.pth`` storing epoch 120 is a user's own
+    epoch-119 checkpoint that only looks like the DP1 release by its epoch -- the answer is ``None`` with
+    source ``conflict: <why>``, so the caller asks for ``--audio-frontend`` instead of guessing.
+    """
     rec = info.get("audio_frontend")
     if rec in FRONTENDS:
         return str(rec), "recorded"
     m = re.search(r"checkpoint_epoch_(\d+)", Path(path).name)
-    if m and int(m.group(1)) in FRONTEND_BY_EPOCH:
-        return FRONTEND_BY_EPOCH[int(m.group(1))], "filename"
-    epoch = info.get("epoch")
-    if isinstance(epoch, int) and info.get("format") != "tfk":
-        # the original stores epoch e+1 in checkpoint_epoch_<e>.pth (unconfirmed on the real files): accept both
-        for e, fe in FRONTEND_BY_EPOCH.items():
-            if epoch in (e, e + 1):
-                return fe, "epoch"
+    named = int(m.group(1)) if m else None
+    epoch = info.get("epoch") if isinstance(info.get("epoch"), int) and info.get("format") != "tfk" else None
+    by_epoch = next((fe for e, fe in FRONTEND_BY_EPOCH.items() if epoch in (e, e + 1)), None)
+    if named is not None:
+        agrees = epoch is None or epoch in (named, named + 1)
+        if named in FRONTEND_BY_EPOCH and agrees:
+            return FRONTEND_BY_EPOCH[named], "filename"
+        if named in FRONTEND_BY_EPOCH:
+            return None, (
+                f"conflict: the name says the published epoch-{named} checkpoint "
+                f"({FRONTEND_BY_EPOCH[named]}) but the file stores epoch {epoch}"
+            )
+        if by_epoch is not None:
+            return None, (
+                f"conflict: the name says epoch {named} (not a published checkpoint) but the stored epoch "
+                f"{epoch} matches the published {by_epoch} checkpoint"
+            )
+        return None, "unknown"
+    if by_epoch is not None:
+        return by_epoch, "epoch"
     return None, "unknown"
 
 
