@@ -37,7 +37,7 @@ class LocalExecutor:
         self.capacity = max(1, int(max_parallel))
         self._done: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
         self._procs: dict[str, subprocess.Popen] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # also taken by the SIGTERM handler on the main thread
         self._gpu_slots: list[str] = []
         self._gpu_of: dict[str, str] = {}
         self.gpus_per_job = int(gpus_per_job)

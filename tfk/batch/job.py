@@ -95,11 +95,12 @@ def run_job(spec: dict[str, Any], on_start: Callable[[subprocess.Popen], None] |
         except BaseException:
             stop_child(proc)
             raise
-    result = {
+    after = done_stamps(spec["workspace"])
+    return {
         "exit_code": code,
         "duration": round(time.monotonic() - t0, 3),
         "reason": _last_error(log) if code else "",
-        "cached": bool(code == 0 and before and before == done_stamps(spec["workspace"])),
+        "cached": bool(code == 0 and before and before == after),
+        "stamps": after,
         "host": socket.gethostname(),
     }
-    return result

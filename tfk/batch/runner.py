@@ -64,6 +64,30 @@ def option_args(job: Job, options: dict[str, Any]) -> list[str]:
     return args
 
 
+def spec_key(spec: dict[str, Any], job: Job, plugin_version: str | None) -> str:
+    """What a done job was run with: its command line, its input's size and mtime, the plugin version."""
+    from tfk import __version__
+    from tfk.fsutil import sha256_json
+
+    try:
+        st = job.input.stat()
+        stamp = [st.st_size, st.st_mtime_ns]
+    except OSError:
+        stamp = None
+    return sha256_json([spec["argv"], spec["workspace"], stamp, plugin_version, __version__])
+
+
+def _up_to_date(state: BatchState, model: str, uid: str, spec: dict[str, Any]) -> bool:
+    """Done before with the same command and input, and its workspace's steps untouched since."""
+    from tfk.batch.job import done_stamps
+
+    rec = state.read(model, uid) or {}
+    if rec.get("state") != "done" or rec.get("spec") != spec["key"]:
+        return False
+    stamps = done_stamps(spec["workspace"])
+    return bool(stamps) and stamps == rec.get("stamps")
+
+
 def _forward_env() -> dict[str, str]:
     from tfk.paths import tfk_home
 
@@ -143,6 +167,7 @@ def run_batch(cfg: BatchConfig, reporter: BatchReporter | None = None) -> int:
             "workspace": str(Workspace.for_subject(cfg.model, job.uid).root),
             "cpus": cfg.cpus_per_job,
         }
+        specs[job.uid]["key"] = spec_key(specs[job.uid], job, lp.version)
     lock = _lock(state, cfg)
     try:
         if cfg.pull_weights:
@@ -181,7 +206,12 @@ def _schedule(
         executor.stop(signal.SIGINT)
 
     old = signal.signal(signal.SIGTERM, on_term)
-    for uid in queue:
+    for uid in list(queue):
+        if not cfg.force and _up_to_date(state, cfg.model, uid, specs[uid]):
+            queue.remove(uid)
+            state.write(cfg.model, uid, cached=True, reason="")
+            reporter.finished(uid, "done", {"cached": True, "duration": 0.0})
+            continue
         state.write(cfg.model, uid, state="pending", index=by_uid[uid].index, input=str(by_uid[uid].input))
 
     def finish(uid: str, res: dict[str, Any]) -> None:
@@ -191,7 +221,7 @@ def _schedule(
         common = {"exit_code": code, "duration": res.get("duration"), "total_duration": round(elapsed[uid], 3)}
         common.update(attempts=n, reason=res.get("reason", ""), cached=bool(res.get("cached")))
         if code == 0:
-            state.write(cfg.model, uid, state="done", **common)
+            state.write(cfg.model, uid, state="done", spec=specs[uid]["key"], stamps=res.get("stamps"), **common)
             reporter.finished(uid, "done", res)
         elif stop.signal is None and cfg.policy.should_retry(code, n):
             wait = cfg.policy.backoff(n)
