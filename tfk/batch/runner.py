@@ -160,6 +160,8 @@ def run_batch(cfg: BatchConfig, reporter: BatchReporter | None = None) -> int:
     for job in chosen:
         argv = ["-m", "tfk.cli.main", "--progress", "plain", "preprocess", cfg.model, str(job.input)]
         argv += ["--uid", job.uid, *option_args(job, declared), *(["--force"] if cfg.force else []), *cfg.extra_args]
+        if "device" not in job.options and "--device" not in cfg.extra_args:
+            argv += ["--device", "cuda" if cfg.gpus_per_job else "cpu"]  # the device follows the job's resources
         specs[job.uid] = {
             "argv": argv,
             "env": env,
