@@ -67,6 +67,7 @@ def test_pool_of_two_corrupt_clip_fails_fast_and_rerun_is_all_cached(
     row = {r["uid"]: r for r in summary["jobs"]}["a"]
     assert row["exit_code"] == 0 and row["duration"] > 0 and row["workspace"] == str(tfk_home / "subjects/a/echo")
     assert "preprocess echo" in Path(row["log"]).read_text()
+    assert json.loads(Path(row["log"]).parent.parent.joinpath("a.json").read_text())["runner_pid"] == os.getpid()
 
     stamps = {u: done_stamps(tfk_home / "subjects" / u / "echo") for u in "abc"}
     again = _batch(tfk_cli, jobs, "--max-parallel", "2")

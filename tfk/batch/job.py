@@ -103,4 +103,5 @@ def run_job(spec: dict[str, Any], on_start: Callable[[subprocess.Popen], None] |
         "cached": bool(code == 0 and before and before == after),
         "stamps": after,
         "host": socket.gethostname(),
+        "runner_pid": os.getpid(),  # the process that ran this function (a Ray worker's, or the batch's own)
     }

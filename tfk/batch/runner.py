@@ -222,6 +222,7 @@ def _schedule(
         elapsed[uid] += float(res.get("duration") or 0.0)
         common = {"exit_code": code, "duration": res.get("duration"), "total_duration": round(elapsed[uid], 3)}
         common.update(attempts=n, reason=res.get("reason", ""), cached=bool(res.get("cached")))
+        common.update(runner_pid=res.get("runner_pid"))
         if code == 0:
             state.write(cfg.model, uid, state="done", spec=specs[uid]["key"], stamps=res.get("stamps"), **common)
             reporter.finished(uid, "done", res)
