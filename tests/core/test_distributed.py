@@ -128,11 +128,11 @@ def test_two_processes_on_one_node_match_one_process_and_resume(ddp_env, single_
 def test_two_nodes_on_loopback(ddp_env, single_process_result, tmp_path):
     import ddp_plugin
 
-    out, port = tmp_path / "nodes", str(_free_port())
+    out = tmp_path / "nodes"
+    master = ("--master-addr", "127.0.0.1", "--master-port", str(_free_port()))
     procs = [
         subprocess.Popen(
-            _tfk("--uid", "s", "--out", str(out), "--nnodes", "2", "--node-rank", str(rank))
-            + ["--master-addr", "127.0.0.1", "--master-port", port],
+            _tfk("--uid", "s", "--out", str(out), "--nnodes", "2", "--node-rank", str(rank), *master),
             env=ddp_env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
