@@ -178,6 +178,7 @@ def maybe_launch(command: Any, model: str, values: dict[str, Any]) -> bool:
             check(model, info, spec)
         return False
     check(model, info, spec)
-    worker = ["train", model, *worker_args(command, values)]
+    glob = ["--progress", os.environ.get("TFK_PROGRESS", "auto"), *(["--debug"] if os.environ.get("TFK_DEBUG") else [])]
+    worker = [*glob, "train", model, *worker_args(command, values)]
     run_torchrun(torchrun_argv(spec, worker), spec)
     return True

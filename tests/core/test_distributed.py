@@ -116,6 +116,7 @@ def test_two_processes_on_one_node_match_one_process_and_resume(ddp_env, single_
     first = subprocess.run(args, env=ddp_env, capture_output=True, text=True, timeout=240)
     assert first.returncode == ExitCode.INTERRUPTED, first.stderr
     assert "error: distributed training interrupted" in first.stderr
+    assert "fake training" not in first.stderr  # --progress none reached the workers
     assert (out / "checkpoint.pt").is_file() and not (out / "result.json").exists()
     second = subprocess.run(args, env=ddp_env, capture_output=True, text=True, timeout=240)  # the same command
     assert second.returncode == 0, second.stderr
