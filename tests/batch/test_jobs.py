@@ -98,3 +98,18 @@ def test_retry_policy_follows_the_exit_codes():
     assert [p.backoff(n) for n in (1, 2, 3)] == [1.0, 2.0, 4.0] and RetryPolicy(delay=50).backoff(3) == 60.0
     assert by_signal(-9) and by_signal(130) and not by_signal(65)
     assert describe(65) == "65 (BAD_INPUT)" and describe(-9) == "-9 (SIGKILL)" and describe(3) == "3"
+
+
+def test_only_the_weights_preprocess_needs_are_pulled():
+    from tfk.batch.runner import used_by_preprocess
+    from tfk.weights.artifact import Artifact
+
+    def art(aid: str, *used_by: str) -> Artifact:
+        return Artifact(id=aid, filename="f.bin", used_by=used_by)
+
+    assert used_by_preprocess(art("shared/deepspeech", "lawdnet", "ernerf"), "lawdnet")
+    assert used_by_preprocess(art("lawdnet/own"), "lawdnet")  # untagged, its own
+    assert used_by_preprocess(art("shared/x", "lawdnet:preprocess"), "lawdnet")
+    assert not used_by_preprocess(art("lawdnet/vgg", "lawdnet:train"), "lawdnet")
+    assert not used_by_preprocess(art("lawdnet/ckpt", "lawdnet:infer", "lawdnet:serve"), "lawdnet")
+    assert not used_by_preprocess(art("shared/y", "ernerf"), "lawdnet")

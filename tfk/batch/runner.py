@@ -96,11 +96,23 @@ def _forward_env() -> dict[str, str]:
     return env
 
 
+def used_by_preprocess(art: Any, model: str) -> bool:
+    """Whether ``art`` serves ``model``'s preprocess stage, from its ``used_by`` tags (``lawdnet:train``, ...).
+
+    An artifact tagged with other stages only (training losses, inference checkpoints) is not; an untagged
+    one of the model's own namespace, or one used by the model as a whole, is.
+    """
+    tags = [u for u in art.used_by if u == model or u.startswith(model + ":")]
+    if not tags:
+        return art.namespace == model
+    return any(t == model or t[len(model) + 1 :].startswith("preprocess") for t in tags)
+
+
 def _pull_weights(model: str) -> None:
-    """Every public, non-optional artifact of the model, once, before any job starts."""
+    """The public, non-optional artifacts preprocess needs, once, before any job starts (errors fail fast)."""
     from tfk.weights import catalog, store
 
-    arts = [a for a in catalog.for_model(model) if not a.optional and not a.manual]
+    arts = [a for a in catalog.for_model(model) if not a.optional and not a.manual and used_by_preprocess(a, model)]
     if arts:
         store.pull(arts, progress=True)
 
