@@ -127,6 +127,7 @@ def test_killing_the_batch_then_rerunning_finishes_only_what_is_left(
         while time.monotonic() < deadline and proc.poll() is None:
             st = batch_status(jobs)
             if st["a"]["state"] == "done" and list(partial_b.glob("chunk_*.json")):
+                assert st["b"]["state"] == "running" and st["b"]["attempts"] == 1
                 break
             time.sleep(0.3)
         assert proc.poll() is None, proc.communicate()
@@ -141,6 +142,7 @@ def test_killing_the_batch_then_rerunning_finishes_only_what_is_left(
     st = batch_status(jobs)
     assert st["a"]["state"] == "done"
     assert st["b"]["state"] == "pending" and st["b"]["reason"] == "interrupted"
+    assert st["b"]["exit_code"] == ExitCode.INTERRUPTED  # the job was told to stop and did, cleanly
     assert st["c"]["state"] == "pending"
 
     res = _batch(tfk_cli, jobs, "--max-parallel", "2")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -219,7 +220,8 @@ def _schedule(
         stop.signal = signum
         executor.stop(signal.SIGINT)
 
-    old = signal.signal(signal.SIGTERM, on_term)
+    main = threading.current_thread() is threading.main_thread()  # signal handlers live on the main thread
+    old = signal.signal(signal.SIGTERM, on_term) if main else None
     for uid in list(queue):
         if not cfg.force and _up_to_date(state, cfg.model, uid, specs[uid]):
             queue.remove(uid)
@@ -287,7 +289,8 @@ def _schedule(
                 executor.kill()
                 drain(time.monotonic() + 10.0)
     finally:
-        signal.signal(signal.SIGTERM, old)
+        if main:
+            signal.signal(signal.SIGTERM, old)
     if stop.signal is not None:
         left = len(queue) + len(running)
         reporter.note(f"batch interrupted; run the same command again to finish the {left} job(s) left")
