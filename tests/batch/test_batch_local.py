@@ -152,3 +152,14 @@ def test_killing_the_batch_then_rerunning_finishes_only_what_is_left(
     final = tfk_home / "subjects" / "b" / "echo" / "steps" / "frame_stats"
     assert {n: (final / n).stat().st_mtime_ns for n in kept} == kept  # b's finished chunks were kept, not redone
     assert {u: r["state"] for u, r in batch_status(jobs).items()} == {"a": "done", "b": "done", "c": "done"}
+
+
+def test_a_shard_runs_only_its_slice(tfk_cli, short_clip, corrupt_clip, echo_mirror, make_jobs, batch_status):
+    rows = [{"input": short_clip, "uid": f"j{i}"} for i in range(4)]
+    rows[1] = {"input": corrupt_clip, "uid": "j1"}  # the one job of shard 1/3 here: fails fast, cheap
+    jobs = make_jobs(rows)
+    res = _batch(tfk_cli, jobs, "--shard", "1/3")
+    assert res.exit_code == ExitCode.BAD_INPUT
+    assert re.findall(r"started (\w+)", res.stderr) == ["j1"]
+    st = batch_status(jobs)
+    assert {u: r["state"] for u, r in st.items()} == {"j0": "pending", "j1": "failed", "j2": "pending", "j3": "pending"}
