@@ -192,6 +192,7 @@ def run_batch(cfg: BatchConfig, reporter: BatchReporter | None = None) -> int:
         try:
             return _schedule(cfg, chosen, specs, state, executor, reporter)
         finally:
+            executor.kill()  # nothing is left running on the normal paths; after a bug, no orphan jobs
             executor.close()
             reporter.close()
             state.write_summary(cfg.jobs_path, jobs, sorted({*state.models(), cfg.model}))
