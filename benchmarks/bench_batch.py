@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -24,6 +25,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+
+#: CPU seconds the jobs' processes used in the last run of each configuration (local pool only: Ray's workers
+#: are not our children). cpu / wall well below the parallelism means the machine was busy with other work.
+CPU: dict[str, float] = {}
 
 
 def _jobs(tmp: Path, n: int) -> Path:
@@ -43,9 +49,12 @@ def _time_batch(jobs: Path, home: Path, executor: str, parallel: int) -> float:
 
     os.environ["TFK_HOME"] = str(home)
     cfg = BatchConfig(model="echo", jobs_path=jobs, executor=executor, max_parallel=parallel, pull_weights=False)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     code = run_batch(cfg)
     dt = time.perf_counter() - t
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[f"{executor} p{parallel}"] = ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime
     if code != 0:
         raise SystemExit(f"batch failed with exit code {code}; logs under {home}/batches")
     return dt
@@ -93,10 +102,14 @@ def main() -> None:
         "speedup_p2_vs_p1": round(speedup, 2),
         "speedup_target": 1.6,
     }
-    print(f"{'configuration':<12} {'best s':>8}  all runs")
+    print(f"{'configuration':<12} {'best s':>8} {'job cpu s':>9}  all runs")
     for k, v in runs.items():
         if v:
-            print(f"{k:<12} {min(v):8.2f}  {', '.join(f'{x:.2f}' for x in v)}")
+            cpu = f"{CPU[k]:9.1f}" if k in CPU and not k.startswith("ray") else f"{'-':>9}"
+            print(f"{k:<12} {min(v):8.2f} {cpu}  {', '.join(f'{x:.2f}' for x in v)}")
+    result["job_cpu_s"] = {k: round(v, 2) for k, v in CPU.items() if not k.startswith("ray")}
+    result["load_average"] = [round(x, 1) for x in os.getloadavg()]
+    print(f"load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"local pool, parallelism 2 vs 1: {speedup:.2f}x (target >= 1.6x)")
     if "ray p2" in best:
         overhead = best["ray p2"] / best["local p2"] - 1
