@@ -99,4 +99,7 @@ def build_command():
     cmd = typer.main.get_command(app)
     for verb in VERBS:
         cmd.add_command(VerbGroup(verb), verb)
+    from tfk.cli.batch import batch_group
+
+    cmd.add_command(batch_group, "batch")
     return cmd

@@ -119,6 +119,10 @@ def _params_for(verb: str, info: Any) -> list[click.Parameter]:
         params.append(click.Option(["--force"], is_flag=True, help="Redo every step."))
         params.append(click.Option(["--from", "from_step"], default=None, help="Redo from this step on."))
         params.append(click.Option(["--until", "until_step"], default=None, help="Stop after this step."))
+    if verb == "train":  # torchrun's multi-node options (tfk.distributed)
+        from tfk.distributed import launch_params
+
+        params += launch_params({p.name for p in params if p.name})
     return params
 
 
@@ -141,6 +145,11 @@ class ModelCommand(click.Command):
         super().__init__(name=model, params=_params_for(verb, info), help=help_text, callback=self._invoke)
 
     def _invoke(self, **values: Any) -> None:
+        if self.verb == "train":
+            from tfk.distributed import maybe_launch
+
+            if maybe_launch(self, self.model, values):  # torchrun ran the workers (this same command)
+                return
         from tfk.runner import run_stage
 
         core = {

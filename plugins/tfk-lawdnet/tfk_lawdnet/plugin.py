@@ -277,7 +277,7 @@ def tfk_serve(ctx: StageContext, options: dict[str, Any]) -> Any:
         grid_size=options["grid_size"],
         require=ctx.require,
         progress=ctx.progress,
-        face=options.get("face"),
+        face=options["face"],
     )
 
 
