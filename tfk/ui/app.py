@@ -8,6 +8,7 @@ shown as the CLI's one-line message, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -122,10 +123,8 @@ def run_job(
     run_dir = _find_run(base, before, output)
     if run_dir is not None:
         for key, name in (("log", "log.txt"), ("manifest", "manifest.json")):
-            try:
+            with contextlib.suppress(OSError):
                 result[key] = (run_dir / name).read_text()
-            except OSError:
-                pass
     return result
 
 
@@ -280,7 +279,9 @@ def launch(
             try:
                 probe.bind((host, port))
             except OSError as exc:
-                raise errors.TempFail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="use --port") from None
+                raise errors.TempFail(
+                    f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint="use --port"
+                ) from None
     else:
         with socket.socket() as probe:
             probe.bind((host, 0))

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tfk.errors import UsageError
-
 if TYPE_CHECKING:
     from tfk.plugin import ModelInfo, Option
     from tfk.weights.artifact import Artifact
@@ -74,38 +72,34 @@ def output_option(info: ModelInfo, stage: str = "infer") -> Option | None:
     return next((o for o in info.options_for(stage) if _is_output(o)), None)
 
 
-def _convert(field: Field, value: Any) -> Any:
+def _raw(field: Field, value: Any) -> Any:
+    """A widget's value as the CLI would have read it (None for an empty field)."""
     if field.kind == "flag":
         return bool(value)
     if value is None or (isinstance(value, str) and not value.strip()):
-        if field.required:
-            raise UsageError(f"{field.label} is required")
-        return field.option.default if field.option is not None else None
+        return None
     if field.kind == "file":
         path = value if isinstance(value, str | Path) else getattr(value, "path", None) or getattr(value, "name", None)
         return Path(str(path))
-    if field.kind == "integer":
-        number = float(value)
-        if number != int(number):
-            raise UsageError(f"{field.label} must be a whole number, not {value}")
-        return int(number)
-    if field.kind == "number":
-        return float(value)
-    if field.kind == "choice":
-        if value not in field.choices:
-            raise UsageError(f"{field.label} must be one of {', '.join(field.choices)}, not {value!r}")
-        return value
     if field.kind == "list":
-        opt_type = field.option.type if field.option is not None else str
-        return tuple(opt_type(v.strip()) for v in str(value).split(",") if v.strip())
-    return str(value)
+        return tuple(v.strip() for v in str(value).split(",") if v.strip())
+    if field.kind == "integer" and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def to_options(fields: list[Field], values: list[Any] | tuple[Any, ...]) -> dict[str, Any]:
-    """Widget values (in field order) -> the options dict the CLI would pass (Option.dest -> typed value)."""
+    """Widget values (in field order) -> the options dict the CLI would pass, validated the same way.
+
+    Empty fields take their declared defaults; a missing required value or an invalid one is the CLI's
+    :class:`~tfk.errors.UsageError` (:func:`tfk.runner.parse_options`).
+    """
+    from tfk.runner import parse_options
+
     if len(values) != len(fields):
         raise ValueError(f"{len(fields)} fields but {len(values)} values")
-    return {f.dest: _convert(f, v) for f, v in zip(fields, values, strict=True)}
+    raw = {f.dest: _raw(f, v) for f, v in zip(fields, values, strict=True)}
+    return parse_options([f.option for f in fields if f.option is not None], raw)
 
 
 def subjects(model: str) -> list[str]:
@@ -148,9 +142,7 @@ def missing_weights(model: str, stage: str = "infer") -> list[MissingWeight]:
         need = _need(art, model, stage)
         if need is None or status(art) in ("verified", "present-unverified"):
             continue
-        if art.manual:
-            command = f"tfk weights import {art.id} /path/to/{art.filename}"
-        else:
-            command = f"tfk weights pull {art.id}"
+        pull = f"tfk weights pull {art.id}"
+        command = f"tfk weights import {art.id} /path/to/{art.filename}" if art.manual else pull
         out.append(MissingWeight(art.id, command, need == "required"))
     return out
