@@ -101,11 +101,11 @@ def _upload(driver, elem_id: str, path: Path) -> None:
     _wait(lambda: path.name in driver.find_element(By.ID, elem_id).text)
 
 
-def _set_number(driver, scope: str, elem_id: str, value: int) -> None:
+def _set_number(driver, elem_id: str, value: int) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
-    box = driver.find_element(By.CSS_SELECTOR, f"{scope} #{elem_id} input[type=number]")
+    box = driver.find_element(By.CSS_SELECTOR, f"#{elem_id} input[type=number]")
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(str(value), Keys.TAB)
 
@@ -126,12 +126,11 @@ def test_dub_a_clip_in_the_browser(page, tmp_path):
     clip = make_talking_clip(tmp_path / "template.mp4", seconds=1.0, size=192)
     speech = make_audio_file(tmp_path / "speech.wav", seconds=0.8)
     _open_tab(driver, "lawdnet")
-    scope = "#tab-lawdnet" if driver.find_elements(By.ID, "tab-lawdnet") else "body"
-    _upload(driver, "opt-video", clip)
-    _upload(driver, "opt-audio", speech)
-    _set_number(driver, scope, "opt-mouth_size", 64)
-    _set_number(driver, scope, "opt-grid_size", 8)
-    _set_number(driver, scope, "opt-batch_size", 8)
+    _upload(driver, "lawdnet-opt-video", clip)
+    _upload(driver, "lawdnet-opt-audio", speech)
+    _set_number(driver, "lawdnet-opt-mouth_size", 64)
+    _set_number(driver, "lawdnet-opt-grid_size", 8)
+    _set_number(driver, "lawdnet-opt-batch_size", 8)
     driver.find_element(By.ID, "run-lawdnet").click()
     _wait(lambda: _status(driver, "lawdnet"))
     status = _status(driver, "lawdnet")
@@ -175,7 +174,7 @@ def test_missing_weights_then_a_text_file_gets_the_clis_error_line(page, tfk_cli
     cli = tfk_cli("infer", "echo", "--video", str(bogus), "-o", str(tmp_path / "o.mp4"))
     assert cli.exit_code == 65
     cli_line = next(line for line in cli.stderr.splitlines() if line.startswith("error:"))
-    _upload(driver, "opt-video", bogus)
+    _upload(driver, "lawdnet-opt-video", bogus)
     run[0].click()
     status = _wait(lambda: _status(driver, "echo"))
     assert status.splitlines()[0] == cli_line

@@ -128,8 +128,8 @@ def run_job(
     return result
 
 
-def _widget(gr: Any, field: Field) -> Any:
-    common = {"label": field.label, "info": field.help or None, "elem_id": f"opt-{field.dest}"}
+def _widget(gr: Any, model: str, field: Field) -> Any:
+    common = {"label": field.label, "info": field.help or None, "elem_id": f"{model}-opt-{field.dest}"}
     if field.kind == "file":
         return gr.File(type="filepath", file_count="single", **common)
     if field.kind == "flag":
@@ -163,7 +163,7 @@ def _model_tab(gr: Any, model: str, info: ModelInfo) -> tuple[Any, Any, Any, Cal
     gr.Markdown(f"**{model}** — {info.stage_help.get(STAGE) or info.summary}")
     weights_md = gr.Markdown(elem_id=f"weights-{model}")
     with gr.Column() as form:
-        widgets = [_widget(gr, f) for f in fields]
+        widgets = [_widget(gr, model, f) for f in fields]
         uid_box = gr.Dropdown(label="subject (--uid)", choices=[], elem_id=f"uid-{model}") if needs_uid else None
         device_box = gr.Dropdown(label="device", choices=list(DEVICES), value="auto", elem_id=f"device-{model}")
         run_btn = gr.Button("Run", variant="primary", elem_id=f"run-{model}")
