@@ -174,7 +174,7 @@ def test_missing_weights_then_a_text_file_gets_the_clis_error_line(page, tfk_cli
     cli = tfk_cli("infer", "echo", "--video", str(bogus), "-o", str(tmp_path / "o.mp4"))
     assert cli.exit_code == 65
     cli_line = next(line for line in cli.stderr.splitlines() if line.startswith("error:"))
-    _upload(driver, "lawdnet-opt-video", bogus)
+    _upload(driver, "echo-opt-video", bogus)
     run[0].click()
     status = _wait(lambda: _status(driver, "echo"))
     assert status.splitlines()[0] == cli_line
