@@ -119,7 +119,11 @@ def run_job(
         result["video"] = str(video) if video else None
         result["status"] = "done: " + ", ".join(p.name for p in paths) if paths else "done"
     except (errors.TfkError, Exception) as exc:  # noqa: BLE001 - the page shows one line, like the CLI
-        result["status"] = error_text(exc, model)
+        text = error_text(exc, model)
+        for f, v in zip(fields, values, strict=False):  # name the user's file, not the server's upload path
+            if f.kind == "file" and v:
+                text = text.replace(str(v), Path(str(v)).name)
+        result["status"] = text.replace(str(output), output.name)
     run_dir = _find_run(base, before, output)
     if run_dir is not None:
         for key, name in (("log", "log.txt"), ("manifest", "manifest.json")):
@@ -268,6 +272,7 @@ def launch(
     import socket
 
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(jobs_root().parent / "uploads"))
     if not 0 <= port <= 65535:
         raise errors.UsageError(f"--port must be 0..65535, not {port}")
     try:
