@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (Python 3.11+) and install tfk, its toolbox extras, every plugin in plugins/ and the
-# test fixture plugin, with torch pinned to the CPU-friendly 2.13.0. Re-running is cheap.
+# Create .venv (Python 3.11+) and install tfk, its toolbox extras and every plugin in plugins/, with torch
+# pinned to the CPU-friendly 2.13.0. Re-running is cheap. (The tests register their fixture plugin
+# themselves: `tfk models` on a fresh install lists only real models.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV="${TFK_VENV:-.venv}"
@@ -19,7 +20,7 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install --upgrade pip >/dev/null
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 "${PIP[@]}" install "torch==2.13.0"
-args=(-e ".[all,test]" -e tests/fixtures/tfk-echo)
+args=(-e ".[all,test]")  # the echo fixture plugin is registered by the tests, never installed
 for p in plugins/tfk-*/; do
   [ -f "$p/pyproject.toml" ] && args+=(-e "$p")
 done

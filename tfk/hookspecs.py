@@ -30,7 +30,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 STAGES = ("preprocess", "train", "infer", "evaluate", "download-weights")
 #: verbs beyond the five stages that a plugin may also implement
-EXTRA_VERBS = ("serve",)
+EXTRA_VERBS = ("serve", "demo")
 VERBS = STAGES + EXTRA_VERBS
 
 
@@ -70,7 +70,12 @@ def tfk_preprocess(ctx: StageContext, options: dict[str, Any]) -> Any:
 
 @hookspec(firstresult=True)
 def tfk_train(ctx: StageContext, options: dict[str, Any]) -> Any:
-    """Train or fine-tune; write checkpoints atomically under ``ctx.run.dir``."""
+    """Train or fine-tune.
+
+    Checkpoints are written atomically in the subject workspace (``ctx.workspace.path("train", ...)``),
+    where the next run resumes from them; record the final one with ``ctx.run.record_output`` (logs go
+    under ``ctx.run.dir``). Return the final checkpoint's path.
+    """
 
 
 @hookspec(firstresult=True)
@@ -93,6 +98,14 @@ def tfk_serve(ctx: StageContext, options: dict[str, Any]) -> Any:
     """Run a long-lived service (e.g. an HTTP API) for the model until interrupted."""
 
 
+@hookspec(firstresult=True)
+def tfk_demo(ctx: StageContext, options: dict[str, Any]) -> Any:
+    """Run the model end to end on built-in media (``tfk demo MODEL``); return the output path.
+
+    Stages of the demo run through :func:`tfk.runner.run_stage` like any other call.
+    """
+
+
 HOOK_FOR_STAGE = {
     "preprocess": "tfk_preprocess",
     "train": "tfk_train",
@@ -100,4 +113,5 @@ HOOK_FOR_STAGE = {
     "evaluate": "tfk_evaluate",
     "download-weights": "tfk_download_weights",
     "serve": "tfk_serve",
+    "demo": "tfk_demo",
 }

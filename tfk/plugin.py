@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tfk.progress import Progress
     from tfk.workspace import Run, Workspace
 
-__all__ = ["STAGES", "Check", "ModelInfo", "Option", "PluginUnavailable", "StageContext", "hookimpl"]
+__all__ = ["STAGES", "Check", "ModelInfo", "Option", "PluginUnavailable", "StageContext", "hookimpl", "package_version"]
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,13 @@ class Option:
     ``type`` is one of ``str, int, float, bool, Path``; ``choices`` restricts a ``str``.
     ``exists=True`` on a ``Path`` option makes the CLI refuse a missing path (exit 66) before
     the plugin runs; ``media`` (``"video"``, ``"audio"``, ``"video+audio"``, ``"image"``) runs the
-    media preflight on it too. ``argument=True`` makes it positional (``tfk preprocess m VIDEO``).
+    media preflight on it too (``decode=False``: header checks only, for an input whose first real
+    pass detects truncation itself). ``argument=True`` makes it positional (``tfk preprocess m VIDEO``).
+
+    Values are validated once, when the command line is parsed (usage error, exit 2): ``min``/``max``
+    bound an ``int``/``float``; ``validator(value)`` returns the (possibly normalised) value or raises
+    ``ValueError`` with a one-line reason. ``output=True`` marks an output path: the core refuses it
+    when it names one of the run's input files (also through links).
     """
 
     name: str
@@ -43,6 +49,11 @@ class Option:
     multiple: bool = False
     metavar: str | None = None
     argument: bool = False
+    min: float | None = None
+    max: float | None = None
+    validator: Callable[[Any], Any] | None = None
+    output: bool = False
+    decode: bool = True
 
     @property
     def flag(self) -> str:
@@ -51,6 +62,66 @@ class Option:
     @property
     def dest(self) -> str:
         return self.name.replace("-", "_")
+
+    @property
+    def is_input(self) -> bool:
+        """A path the stage reads (``exists`` or ``media``)."""
+        return bool(self.exists or self.media)
+
+    def check(self, value: Any) -> Any:
+        """``value`` converted to ``type`` and validated; ``ValueError`` with a one-line reason otherwise.
+
+        ``None`` passes through (an unset optional option). A ``multiple`` option checks each item.
+        """
+        if value is None:
+            return None
+        if self.multiple and isinstance(value, list | tuple):
+            return tuple(self.check(v) for v in value)
+        value = self._convert(value)
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(map(str, self.choices))}")
+        if self.min is not None and value < self.min:
+            raise ValueError(f"must be at least {_num(self.min)}, got {_num(value)}")
+        if self.max is not None and value > self.max:
+            raise ValueError(f"must be at most {_num(self.max)}, got {_num(value)}")
+        if self.validator is not None:
+            out = self.validator(value)
+            value = value if out is None else out
+        return value
+
+    def _convert(self, value: Any) -> Any:
+        t = self.type
+        if t is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(f"{value!r} is not a boolean")
+            return bool(value)
+        if t is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError(f"{value!r} is not an integer")
+            try:
+                return int(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{value!r} is not an integer") from None
+        if t is float:
+            try:
+                out = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{value!r} is not a number") from None
+            if out != out or out in (float("inf"), float("-inf")):
+                raise ValueError(f"{value!r} is not a finite number")
+            return out
+        if t is Path:
+            return Path(value)
+        return str(value) if t is str else value
+
+
+def _num(v: Any) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
 @dataclass(frozen=True)
@@ -96,16 +167,30 @@ class StageContext:
     until_step: str | None = None
     debug: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, Path] = field(default_factory=dict)  # artifact id -> file, used instead of the store
 
     @property
     def log(self) -> logging.Logger:
         return logging.getLogger(f"tfk.{self.model}")
 
     def require(self, artifact_id: str) -> Path:
-        """Path of an artifact, pulling a public one if missing (never a manual one)."""
+        """Path of an artifact, pulling a public one if missing (never a manual one).
+
+        ``weights`` (set by the caller of :func:`tfk.runner.run_stage`, e.g. the demo) takes precedence.
+        """
         from tfk.weights import require
 
-        path = require(artifact_id)
+        path = self.weights[artifact_id] if artifact_id in self.weights else require(artifact_id)
         if self.run is not None:
             self.run.record_artifact(artifact_id, path)
         return path
+
+
+def package_version(dist: str, fallback: str = "0+unknown") -> str:
+    """The installed version of distribution ``dist`` (a plugin's ``__version__``), without importing it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return fallback

@@ -21,7 +21,8 @@ def fakes(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.syspath_prepend(str(FAKES))
 
     def use(**mapping: str) -> None:
-        monkeypatch.setenv("TFK_PLUGIN_MODULES", ",".join(f"{k}={v}" for k, v in mapping.items()))
+        pairs = ["echo=tfk_echo.plugin", *(f"{k}={v}" for k, v in mapping.items())]
+        monkeypatch.setenv("TFK_PLUGIN_MODULES", ",".join(pairs))
 
     return use
 
@@ -32,13 +33,17 @@ def _models(tfk_cli) -> dict[str, dict]:
     return {r["name"]: r for r in json.loads(res.stdout)}
 
 
-def test_echo_fixture_is_discovered_through_entry_points(tfk_cli):
+def test_echo_fixture_is_registered_by_the_tests(tfk_cli):
     rows = _models(tfk_cli)
     echo = rows["echo"]
     assert echo["status"] == "ok"
-    assert echo["package"] == "tfk-echo"
     assert echo["version"] == "0.1.0"
     assert echo["stages"] == ["preprocess", "infer"]
+
+
+def test_install_script_does_not_install_the_fixture():
+    script = (Path(__file__).resolve().parents[2] / "scripts" / "install.sh").read_text()
+    assert "tfk-echo" not in script
 
 
 def test_hook_tfk_model_gives_version_and_options(tfk_cli):
@@ -113,9 +118,9 @@ def test_missing_stage_says_so(tfk_cli):
 
 
 def test_official_model_not_installed_names_the_package(monkeypatch, tfk_cli):
-    import tfk.plugins
+    import tfk.registry
 
-    monkeypatch.setitem(tfk.plugins.OFFICIAL, "nosuchmodel", "tfk-nosuchmodel")
+    monkeypatch.setitem(tfk.registry.OFFICIAL, "nosuchmodel", "tfk-nosuchmodel")
     res = tfk_cli("infer", "nosuchmodel")
     assert res.exit_code == ExitCode.UNAVAILABLE
     assert "tfk-nosuchmodel" in res.stderr and "pip install" in res.stderr
@@ -141,7 +146,7 @@ def test_plugin_crash_is_one_line_without_debug(fakes, tfk_cli):
 
 
 def test_hook_tfk_artifacts_registered():
-    from tfk.plugins import load_registry
+    from tfk.registry import load_registry
 
     reg = load_registry(refresh=True)
     assert "echo/model" in reg.artifacts and reg.artifacts["echo/model"].sha256
@@ -223,7 +228,7 @@ def test_hook_dispatch_of_other_stages(fakes, tmp_path, verb):
     try:
         fakes(allst="allstages_plugin")
         from tfk.plugin import StageContext
-        from tfk.plugins import load_registry
+        from tfk.registry import load_registry
 
         reg = load_registry(refresh=True)
         assert reg.plugins["allst"].stages == ("train", "evaluate", "download-weights", "serve")
@@ -259,7 +264,7 @@ def test_cli_start_and_plugin_entry_modules_import_nothing_heavy():
         import sys, json
         from tfk.cli.app import build_command
         build_command()
-        from tfk.plugins import load_registry
+        from tfk.registry import load_registry
         reg = load_registry()
         heavy = sorted(m for m in ("torch", "cv2", "dlib", "tensorflow", "av", "scipy", "skimage") if m in sys.modules)
         print(json.dumps({"heavy": heavy, "plugins": sorted(reg.plugins)}))

@@ -68,3 +68,22 @@ def test_ffhq_and_deep3d_alignment_on_a_real_face(astro):
     inner = lm_crop[17:]  # brows, eyes, nose, mouth sit well inside the 224 crop
     assert np.all((inner > 30) & (inner < 194))
     assert np.allclose(five_points(lm)[3], lm[48])
+
+
+@pytest.mark.parametrize("offset", [(-40, 30), (100, -50), (-20, -20), (120, 90)])
+def test_paste_back_never_pastes_the_border_fill(offset):
+    """Round trip crop -> paste of a crop that reaches outside a bright frame: no dark edge rows/columns."""
+    import cv2
+
+    from tfk.face.align import crop, paste_back
+
+    rng = np.random.default_rng(0)
+    noise = cv2.GaussianBlur(rng.uniform(150, 255, (200, 240, 3)).astype(np.float32), (0, 0), 4)
+    frame = np.clip(noise, 0, 255).astype(np.uint8)  # bright and smooth: the interior round-trips within 3
+    a = np.deg2rad(8)
+    m = np.array([[np.cos(a), -np.sin(a), -offset[0]], [np.sin(a), np.cos(a), -offset[1]]])
+    c = crop(frame, m, 160, border="constant")
+    assert (c == 0).all(-1).any()
+    out = paste_back(frame, c, m, feather=0)
+    err = np.abs(out.astype(int) - frame.astype(int)).max(-1)
+    assert err.max() <= 3, f"max round-trip error {err.max()} at {np.unravel_index(err.argmax(), err.shape)}"

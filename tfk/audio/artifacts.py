@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tfk.hookspecs import hookimpl
 from tfk.weights.artifact import Artifact
 
 _HUBERT = "https://huggingface.co/facebook/hubert-large-ls960-ft/resolve/main/"
@@ -94,3 +95,9 @@ HF_SNAPSHOTS: dict[str, tuple[str, ...]] = {
         "shared/wav2vec2_xlsr53_esperanto_weights",
     ),
 }
+
+
+@hookimpl
+def tfk_artifacts() -> list[Artifact]:
+    """This toolbox's shared artifacts (collected by :mod:`tfk.registry`)."""
+    return list(ARTIFACTS)

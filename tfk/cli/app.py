@@ -82,28 +82,6 @@ def doctor_cmd(
         raise typer.Exit(code)
 
 
-@app.command("demo")
-def demo_cmd(
-    out: Path = typer.Option(Path("tfk-demo"), "--out", help="Directory for every demo file."),
-    seconds: float = typer.Option(4.0, "--seconds", help="Length of the built-in template clip."),
-    device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:N or auto."),
-    video: Path = typer.Option(None, "--video", help="Your own template (default: a built-in clip)."),
-    audio: Path = typer.Option(None, "--audio", help="Your own driving audio (default: a built-in voice)."),
-) -> None:
-    """Run the whole LawDNet pipeline (preprocess, train tiny, dub) on built-in media, offline."""
-    from tfk.cli.demo import run_demo
-    from tfk.cli.stages import resolve_device
-    from tfk.errors import InputNotFound
-    from tfk.media import preflight
-
-    for path, need in ((video, "video"), (audio, "audio")):
-        if path is not None:
-            if not path.exists():
-                raise InputNotFound(f"{need} file not found: {path}")
-            preflight(path, video=need == "video", audio=need == "audio")
-    typer.echo(str(run_demo(out, seconds, resolve_device(device), video, audio)))
-
-
 def _mount_weights() -> None:
     from tfk.cli.weights import app as weights_app
 

@@ -80,7 +80,7 @@ def _network() -> tuple[str, str]:
 
 def _plugin_results(only: str | None) -> list[Result]:
     from tfk.cli.models import _weights_summary
-    from tfk.plugins import load_registry
+    from tfk.registry import load_registry
 
     reg = load_registry()
     out: list[Result] = []

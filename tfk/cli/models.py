@@ -21,7 +21,7 @@ def _weights_summary(lp: Any) -> dict[str, Any]:
 
 
 def list_models() -> list[dict[str, Any]]:
-    from tfk.plugins import OFFICIAL, load_registry
+    from tfk.registry import OFFICIAL, load_registry
 
     reg = load_registry()
     rows: list[dict[str, Any]] = []

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +15,7 @@ import click
 
 from tfk import errors
 from tfk.hookspecs import VERBS
+from tfk.runner import UID_REQUIRED
 
 VERB_HELP = {
     "preprocess": "Turn raw media into a subject's training/inference data (resumable steps).",
@@ -26,17 +24,45 @@ VERB_HELP = {
     "evaluate": "Compute metrics (JSON + table).",
     "download-weights": "Fetch a model's weights into the store (same as `tfk weights pull MODEL`).",
     "serve": "Run a model as a local service.",
+    "demo": "Run a model end to end on built-in media, offline (default model: lawdnet).",
 }
-UID_REQUIRED = {"preprocess", "train"}
-RUN_VERBS = {"train", "infer", "evaluate"}
+#: the model ``tfk demo`` runs when none is named (the README's quick start)
+DEFAULT_DEMO_MODEL = "lawdnet"
 
 
-def _click_type(opt: Any) -> Any:
-    if opt.choices:
-        return click.Choice(list(opt.choices))
-    if opt.type is Path:
-        return click.Path(path_type=Path)
-    return {int: click.INT, float: click.FLOAT, str: click.STRING}.get(opt.type, click.STRING)
+class OptionType(click.ParamType):
+    """A click type that converts with the plain click type, then validates with :meth:`Option.check`."""
+
+    def __init__(self, opt: Any):
+        self.opt = opt
+        if opt.choices:
+            self.base: click.ParamType = click.Choice(list(opt.choices))
+        elif opt.type is Path:
+            self.base = click.Path(path_type=Path)
+        else:
+            self.base = {int: click.INT, float: click.FLOAT, str: click.STRING}.get(opt.type, click.STRING)
+        self.name = self.base.name
+
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str | None:
+        return self.base.get_metavar(param, *args, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        value = self.base.convert(value, param, ctx)
+        try:
+            return self.opt.check(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _check_uid(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    from tfk.workspace.workspace import check_uid
+
+    try:
+        return check_uid(value)
+    except errors.UsageError as exc:
+        raise click.BadParameter(exc.message.removeprefix("invalid --uid "), ctx, param) from None
 
 
 def _params_for(verb: str, info: Any) -> list[click.Parameter]:
@@ -46,7 +72,7 @@ def _params_for(verb: str, info: Any) -> list[click.Parameter]:
             params.append(
                 click.Argument(
                     [opt.dest],
-                    type=_click_type(opt),
+                    type=OptionType(opt),
                     required=opt.required,
                     nargs=-1 if opt.multiple else 1,
                     metavar=opt.metavar,
@@ -61,7 +87,7 @@ def _params_for(verb: str, info: Any) -> list[click.Parameter]:
             params.append(
                 click.Option(
                     [*decls, opt.dest],
-                    type=_click_type(opt),
+                    type=OptionType(opt),
                     default=opt.default,
                     required=opt.required,
                     help=opt.help,
@@ -70,69 +96,30 @@ def _params_for(verb: str, info: Any) -> list[click.Parameter]:
                     metavar=opt.metavar,
                 )
             )
-    params.append(
-        click.Option(
-            ["--uid"],
-            default=None,
-            required=verb in UID_REQUIRED,
-            help="Subject id (workspace TFK_HOME/subjects/<uid>/<model>).",
+    if verb != "demo":
+        params.append(
+            click.Option(
+                ["--uid"],
+                default=None,
+                required=verb in UID_REQUIRED,
+                callback=_check_uid,
+                help="Subject id (workspace TFK_HOME/subjects/<uid>/<model>).",
+            )
         )
-    )
-    params.append(
-        click.Option(
-            ["--workspace"],
-            type=click.Path(path_type=Path),
-            default=None,
-            help="Use this directory as the subject workspace.",
+        params.append(
+            click.Option(
+                ["--workspace"],
+                type=click.Path(path_type=Path),
+                default=None,
+                help="Use this directory as the subject workspace.",
+            )
         )
-    )
     params.append(click.Option(["--device"], default="auto", show_default=True, help="cpu, cuda, cuda:N or auto."))
     if verb == "preprocess":
         params.append(click.Option(["--force"], is_flag=True, help="Redo every step."))
         params.append(click.Option(["--from", "from_step"], default=None, help="Redo from this step on."))
         params.append(click.Option(["--until", "until_step"], default=None, help="Stop after this step."))
     return params
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` without a GPU is an error."""
-    import importlib.util
-
-    if device == "cpu":
-        return device
-    has_torch = importlib.util.find_spec("torch") is not None
-    if device == "auto":
-        if has_torch:
-            import torch
-
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return "cpu"
-    if device.startswith("cuda"):
-        if not has_torch:
-            raise errors.DeviceUnavailable(f"--device {device} needs torch, which is not installed")
-        import torch
-
-        if not torch.cuda.is_available():
-            raise errors.DeviceUnavailable(f"--device {device}: no CUDA GPU is available here", hint="use --device cpu")
-        return device
-    if device == "mps":
-        return device
-    raise errors.UsageError(f"unknown --device {device!r}: use cpu, cuda, cuda:N or auto")
-
-
-def _preflight_inputs(verb: str, info: Any, values: dict[str, Any]) -> None:
-    for opt in info.options_for(verb):
-        value = values.get(opt.dest)
-        if value is None or not (opt.exists or opt.media):
-            continue
-        for v in value if isinstance(value, tuple | list) else [value]:
-            path = Path(v)
-            if not path.exists():
-                raise errors.InputNotFound(f"{opt.flag[2:]} file not found: {path}")
-            if opt.media and opt.media != "image" and not path.is_dir():
-                from tfk.media import preflight
-
-                preflight(path, video="video" in opt.media, audio="audio" in opt.media)
 
 
 def _print_result(verb: str, result: Any) -> None:
@@ -147,109 +134,6 @@ def _print_result(verb: str, result: Any) -> None:
         click.echo(str(result))
 
 
-def _report_metrics(model: str, result: dict[str, Any], run: Any) -> None:
-    """Rich table on stderr and ``metrics.json`` in the run directory."""
-    from tfk.console import err_console
-    from tfk.metrics import metrics_table, write_metrics
-
-    doc = result if "metrics" in result else {"metrics": result}
-    err_console().print(metrics_table(doc))
-    if run is not None:
-        write_metrics({"model": model, "run_id": run.manifest["run_id"], **doc}, run.dir / "metrics.json")
-        run.record_output("metrics", run.dir / "metrics.json")
-
-
-@contextmanager
-def run_guard(run: Any, verb: str, plugin: str | None = None) -> Iterator[None]:
-    """Record timing and exit status in ``run``'s manifest whatever happens inside.
-
-    A non-tfk exception is tagged as a crash of ``plugin`` (exit 70) and its traceback kept in
-    ``crash.txt`` of the run directory.
-    """
-    t0 = time.monotonic()
-    code, error = 0, None
-    try:
-        yield
-    except errors.TfkError as exc:
-        code, error = int(exc.exit_code), exc
-        raise
-    except KeyboardInterrupt:
-        code = int(errors.ExitCode.INTERRUPTED)
-        raise
-    except Exception as exc:
-        code, error = int(errors.ExitCode.PLUGIN_CRASH if plugin else errors.ExitCode.INTERNAL), exc
-        if plugin:
-            exc._tfk_plugin = plugin  # type: ignore[attr-defined]
-        if run is not None:
-            import traceback
-
-            (run.dir / "crash.txt").write_text("".join(traceback.format_exception(exc)))
-        raise
-    finally:
-        if run is not None:
-            run.timing(verb, time.monotonic() - t0)
-            run.finish(code, error)
-
-
-def run_verb(verb: str, model: str, values: dict[str, Any]) -> Any:
-    """Build the stage context around a plugin call: preflight, workspace, run dir, progress."""
-    from tfk.plugin import StageContext
-    from tfk.plugins import load_registry
-    from tfk.progress import make_progress
-    from tfk.workspace import Run, Workspace
-
-    reg = load_registry()
-    lp = reg.get(model)
-    if verb not in lp.stages:
-        raise errors.StageNotImplemented(
-            f"{model} does not implement {verb}", hint=f"{model} implements: {', '.join(lp.stages) or 'nothing'}"
-        )
-    uid = values.pop("uid", None)
-    ws_dir = values.pop("workspace", None)
-    device = resolve_device(values.pop("device", "auto"))
-    force = values.pop("force", False)
-    from_step, until_step = values.pop("from_step", None), values.pop("until_step", None)
-    _preflight_inputs(verb, lp.info, values)
-    if ws_dir is not None and uid is None:
-        raise errors.UsageError("--workspace needs --uid (the subject the workspace belongs to)")
-    workspace = Workspace.for_subject(model, uid, ws_dir) if uid else None  # click requires --uid where needed
-    run = None
-    if verb in RUN_VERBS:
-        run = Run.create(model, verb, uid=uid, plugin_version=lp.version, device=device)
-        run.set_config({**values, "uid": uid, "device": device})
-    progress = make_progress(os.environ.get("TFK_PROGRESS", "auto"))
-    ctx = StageContext(
-        model=model,
-        stage=verb,
-        home=_home(),
-        device=device,
-        workspace=workspace,
-        run=run,
-        progress=progress,
-        force=force,
-        from_step=from_step,
-        until_step=until_step,
-        debug=bool(os.environ.get("TFK_DEBUG")),
-    )
-    try:
-        with run_guard(run, verb, plugin=model):
-            from tfk.weights import seed_library_caches
-
-            seed_library_caches()
-            result = reg.dispatch(model, verb, ctx, values)
-    finally:
-        progress.close()
-    if verb == "evaluate" and isinstance(result, dict):
-        _report_metrics(model, result, run)
-    return result
-
-
-def _home() -> Path:
-    from tfk.paths import tfk_home
-
-    return tfk_home()
-
-
 class ModelCommand(click.Command):
     def __init__(self, verb: str, model: str, info: Any):
         self.verb, self.model = verb, model
@@ -257,7 +141,12 @@ class ModelCommand(click.Command):
         super().__init__(name=model, params=_params_for(verb, info), help=help_text, callback=self._invoke)
 
     def _invoke(self, **values: Any) -> None:
-        result = run_verb(self.verb, self.model, values)
+        from tfk.runner import run_stage
+
+        core = {
+            k: values.pop(k) for k in ("uid", "workspace", "device", "force", "from_step", "until_step") if k in values
+        }
+        result = run_stage(self.model, self.verb, values, **core)
         _print_result(self.verb, result)
 
 
@@ -278,9 +167,11 @@ def evaluate_videos_cmd(
 ) -> None:
     """Compare a generated video with a ground-truth video of the same length (any model's output)."""
     from tfk.console import err_console
+    from tfk.device import resolve_device
     from tfk.media import preflight
     from tfk.metrics import evaluate_videos, metrics_table, write_metrics
     from tfk.progress import make_progress
+    from tfk.runner import run_guard
     from tfk.workspace import Run
 
     for p in (generated, reference):
@@ -327,18 +218,23 @@ class VerbGroup(click.Group):
     """``tfk <verb>``: its sub-commands are the installed models that implement the verb."""
 
     def __init__(self, verb: str):
-        super().__init__(name=verb, help=VERB_HELP.get(verb, verb))
+        demo = verb == "demo"
+        super().__init__(
+            name=verb,
+            help=VERB_HELP.get(verb, verb) + (" `tfk demo --help` shows lawdnet's demo options." if demo else ""),
+            no_args_is_help=not demo,
+        )
         self.verb = verb
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        from tfk.plugins import load_registry
+        from tfk.registry import load_registry
 
         reg = load_registry()
         names = [n for n, lp in reg.plugins.items() if lp.ok and self.verb in lp.stages]
         return sorted(names) + sorted(BUILTINS.get(self.verb, {}))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        from tfk.plugins import load_registry
+        from tfk.registry import load_registry
 
         if name in BUILTINS.get(self.verb, {}):
             return BUILTINS[self.verb][name]
@@ -352,6 +248,11 @@ class VerbGroup(click.Group):
             )
         return ModelCommand(self.verb, name, lp.info)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if self.verb == "demo" and (not args or (args[0].startswith("-") and args[0] not in ("--help", "-h"))):
+            args = [DEFAULT_DEMO_MODEL, *args]  # `tfk demo [OPTIONS]` runs the default model's demo
+        return super().parse_args(ctx, args)
+
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
@@ -360,4 +261,4 @@ class VerbGroup(click.Group):
         return name, cmd, args[1:]
 
 
-__all__ = ["VERBS", "VerbGroup", "run_verb"]
+__all__ = ["VERBS", "ModelCommand", "OptionType", "VerbGroup"]

@@ -49,26 +49,48 @@ def _size(size) -> tuple[int, int]:
 
 # ---------------------------------------------------------------------------------------------- transforms
 def similarity_from_points(src, dst) -> np.ndarray:
-    """Least-squares similarity (rotation, uniform scale, translation; no reflection) mapping src -> dst."""
-    src, dst = _pts(src, "src", 2), _pts(dst, "dst", 2)
-    if src.shape != dst.shape:
-        raise BadInput(f"src and dst differ in shape: {src.shape} vs {dst.shape}")
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s0, d0 = src - mu_s, dst - mu_d
-    var = (s0**2).sum() / len(src)
-    if var <= 1e-12:
+    """Least-squares similarity (rotation, uniform scale, translation; no reflection) mapping src -> dst.
+
+    ``src``/``dst``: (P, 2) -> a (2, 3) transform, or batched (..., P, 2) -> (..., 2, 3). Closed form: the
+    linear least squares over ``[[a, -b, tx], [b, a, ty]]`` (the same minimiser as Umeyama's, without SVD).
+    """
+    s_arr = np.asarray(src, dtype=np.float64)
+    d_arr = np.asarray(dst, dtype=np.float64)
+    if s_arr.ndim == 2 and d_arr.ndim == 2:
+        s_arr, d_arr = _pts(src, "src", 2), _pts(dst, "dst", 2)
+    elif s_arr.ndim > d_arr.ndim and s_arr.shape[-d_arr.ndim :] == d_arr.shape:
+        d_arr = np.broadcast_to(d_arr, s_arr.shape)  # one target point set for a batch
+    if s_arr.shape != d_arr.shape or s_arr.ndim < 2 or s_arr.shape[-1] != 2:
+        raise BadInput(f"src and dst differ in shape or are not (..., P, 2): {s_arr.shape} vs {d_arr.shape}")
+    mu_s, mu_d = s_arr.mean(-2, keepdims=True), d_arr.mean(-2, keepdims=True)
+    s0, d0 = s_arr - mu_s, d_arr - mu_d
+    denom = (s0**2).sum((-1, -2))
+    if np.any(denom <= 1e-12 * s_arr.shape[-2]):
         raise BadInput("src points are all the same; no transform is defined")
-    cov = d0.T @ s0 / len(src)
-    u, sig, vt = np.linalg.svd(cov)
-    d = np.eye(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[1, 1] = -1
-    r = u @ d @ vt
-    scale = np.trace(np.diag(sig) @ d) / var
-    m = np.zeros((2, 3))
-    m[:, :2] = scale * r
-    m[:, 2] = mu_d - scale * r @ mu_s
+    a = (s0[..., 0] * d0[..., 0] + s0[..., 1] * d0[..., 1]).sum(-1) / denom
+    b = (s0[..., 0] * d0[..., 1] - s0[..., 1] * d0[..., 0]).sum(-1) / denom
+    m = np.zeros((*a.shape, 2, 3))
+    m[..., 0, 0], m[..., 0, 1] = a, -b
+    m[..., 1, 0], m[..., 1, 1] = b, a
+    m[..., :, 2] = mu_d[..., 0, :] - np.einsum("...ij,...j->...i", m[..., :, :2], mu_s[..., 0, :])
     return m
+
+
+def grid_sample_transform(m, crop_size, frame_size) -> np.ndarray:
+    """The frame->crop transform that is *actually sampled* when ``m`` (frame->crop, pixel centres) is fed
+    to ``affine_grid`` + ``grid_sample(align_corners=False)`` after normalising with the ``2/(W-1)``
+    convention (DINet/LawDNet's crops): that normalisation is off by about half a pixel, and a network
+    trained on such crops expects it. ``crop_size``/``frame_size`` are ``(w, h)``. Returns (2, 3).
+    """
+    wo, ho = _size(crop_size)
+    ws, hs = _size(frame_size)
+    inv = np.linalg.inv(np.vstack([np.asarray(m, dtype=np.float64).reshape(2, 3), [0.0, 0.0, 1.0]]))
+    # crop pixel -> the "pixel" the 2/(W-1) normalisation assumes: (x + 0.5)(W-1)/W
+    kx, ky = (wo - 1) / wo, (ho - 1) / ho
+    s_o = np.array([[kx, 0, 0.5 * kx], [0, ky, 0.5 * ky], [0, 0, 1.0]])
+    # that source "pixel" -> the pixel grid_sample(align_corners=False) reads: p W/(W-1) - 0.5
+    s_s = np.array([[ws / (ws - 1), 0, -0.5], [0, hs / (hs - 1), -0.5], [0, 0, 1.0]])
+    return np.linalg.inv(s_s @ inv @ s_o)[:2].copy()
 
 
 def affine_from_points(src, dst) -> np.ndarray:
@@ -141,7 +163,9 @@ def paste_back(frame: np.ndarray, crop_img: np.ndarray, m, mask=None, feather: f
 
     ``mask`` (crop-sized, [0,1] float or uint8 0..255) defaults to the whole crop; it is feathered by
     ``feather`` px (default 6 % of the crop's shorter side; 0 for a hard edge). Only the crop's
-    footprint inside the frame is touched: crops partly outside the frame never wrap or fail.
+    footprint inside the frame is touched: crops partly outside the frame never wrap or fail. Crop pixels
+    that were sampled (even in part) from outside the source frame -- the crop's border fill -- are never
+    pasted: a frame pixel whose interpolation would reach one keeps its own value.
     """
     import cv2
 
@@ -180,6 +204,7 @@ def paste_back(frame: np.ndarray, crop_img: np.ndarray, m, mask=None, feather: f
     src = crop_img.astype(np.float32)
     warped = cv2.warpAffine(src, m_roi, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     a = cv2.warpAffine(alpha, m_roi, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    a *= _inside_source(m, m_roi, (w, h), (wf, hf), size)
     if warped.ndim == 3:
         a = a[..., None]
     region = out[y0:y1, x0:x1].astype(np.float32)
@@ -189,6 +214,20 @@ def paste_back(frame: np.ndarray, crop_img: np.ndarray, m, mask=None, feather: f
         blended = np.clip(np.rint(blended), info.min, info.max)
     out[y0:y1, x0:x1] = blended.astype(frame.dtype)
     return out
+
+
+def _inside_source(m, m_roi, crop_wh: tuple[int, int], frame_wh: tuple[int, int], roi_wh: tuple[int, int]):
+    """1 where a ROI pixel's crop sample uses only crop pixels that lie wholly inside the source frame."""
+    import cv2
+
+    w, h = crop_wh
+    # the fraction of each crop pixel's own sample that came from inside the frame (1 inside, <1 at the fill)
+    cover = cv2.warpAffine(np.ones(frame_wh[::-1], np.float32), np.asarray(m, np.float64).reshape(2, 3), (w, h),
+                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
+    valid = (cover >= 1.0 - 1e-3).astype(np.float32)
+    back = cv2.warpAffine(valid, m_roi, roi_wh, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    return (back >= 1.0 - 1e-3).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------- FFHQ (StyleHEAT)

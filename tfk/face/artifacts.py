@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tfk.hookspecs import hookimpl
 from tfk.weights.artifact import Artifact
 
 _FAN_BASE = "https://www.adrianbulat.com/downloads/python-fan/"
@@ -44,3 +45,9 @@ ARTIFACTS = [
         optional=True,
     ),
 ]
+
+
+@hookimpl
+def tfk_artifacts() -> list[Artifact]:
+    """This toolbox's shared artifacts (collected by :mod:`tfk.registry`)."""
+    return list(ARTIFACTS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,36 @@ def probe(path: str | os.PathLike[str]) -> MediaInfo:
         )
 
 
+_CHECKED: dict[tuple[Any, ...], MediaInfo] = {}
+_CHECKED_MAX = 256
+
+
+def _file_key(path: str | os.PathLike[str]) -> tuple[Any, ...] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.realpath(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def preflight(path: str | os.PathLike[str], video: bool = True, audio: bool = False, decode: bool = True) -> MediaInfo:
+    """See :func:`_preflight`. A file that passed (unchanged since) is not checked again in this process,
+    so the stage runner and the plugin may both call it and the file is decoded once."""
+    key = _file_key(path)
+    if key is not None:
+        for dec in (True, False) if not decode else (True,):
+            hit = _CHECKED.get((*key, video, audio, dec))
+            if hit is not None:
+                return hit if hit.path == Path(path) else replace(hit, path=Path(path))
+    info = _preflight(path, video=video, audio=audio, decode=decode)
+    if key is not None:
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[(*key, video, audio, decode)] = info
+    return info
+
+
+def _preflight(path: str | os.PathLike[str], video: bool = True, audio: bool = False, decode: bool = True) -> MediaInfo:
     """Check that ``path`` is usable media before any work starts; return its :class:`MediaInfo`.
 
     Checks in order, each failure its own error with a one-line message naming the file:

@@ -7,6 +7,7 @@ same file from another distribution (e.g. the ``lpips`` wheel on PyPI), for info
 
 from __future__ import annotations
 
+from tfk.hookspecs import hookimpl
 from tfk.weights.artifact import Artifact
 
 _LPIPS_RAW = "https://raw.githubusercontent.com/richzhang/PerceptualSimilarity/master/lpips/weights/v0.1"
@@ -79,3 +80,9 @@ ARTIFACTS: list[Artifact] = [
         optional=True,
     ),
 ]
+
+
+@hookimpl
+def tfk_artifacts() -> list[Artifact]:
+    """This toolbox's shared artifacts (collected by :mod:`tfk.registry`)."""
+    return list(ARTIFACTS)

@@ -8,6 +8,7 @@ Their sha256 are not published: the first verified download records one ("unpinn
 
 from __future__ import annotations
 
+from tfk.hookspecs import hookimpl
 from tfk.weights.artifact import Artifact
 
 _NERF = ("ernerf", "dfrf")
@@ -105,3 +106,9 @@ ARTIFACTS: list[Artifact] = [
     _deep3d("deep3d_std_exp", "std_exp.txt", "Deep3D: expression standard deviations"),
     _deep3d("deep3d_select_vertex_id", "select_vertex_id.mat", "Deep3D: selected vertex ids", optional=True),
 ]
+
+
+@hookimpl
+def tfk_artifacts() -> list[Artifact]:
+    """This toolbox's shared artifacts (collected by :mod:`tfk.registry`)."""
+    return list(ARTIFACTS)

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tfk.errors import BadInput, DeviceUnavailable, UsageError
+from tfk.errors import BadInput, UsageError
 from tfk.tdmm.camera import PerspectiveCamera
 from tfk.tdmm.frames import FrameSource, load_landmarks
 from tfk.tdmm.model import FaceModel, transform
@@ -125,10 +125,10 @@ def _advance(task, n: int = 1) -> None:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
-    dev = torch.device(device or "cpu")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceUnavailable("CUDA was requested but no CUDA device is available", hint="use --device cpu")
-    return dev
+    """:func:`tfk.device.resolve_device` as a ``torch.device`` (``None`` means CPU here)."""
+    from tfk.device import resolve_device as _resolve
+
+    return torch.device(_resolve(device if device is not None else "cpu"))
 
 
 def lan_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

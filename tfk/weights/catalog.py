@@ -1,24 +1,49 @@
-"""The set of known artifacts: shared toolbox declarations, installed plugins, and test registrations.
+"""The set of known artifacts: what the registry declared, plus test/embedding registrations.
 
-Shared toolboxes declare theirs in light modules ``tfk/<toolbox>/artifacts.py`` (a list ``ARTIFACTS``);
-plugins return theirs from the ``tfk_artifacts`` hook, collected by :func:`tfk.plugins.load_registry`.
+Nothing here discovers plugins. The registry (:mod:`tfk.registry`) collects the declarations of the
+toolboxes and the installed plugins (their ``tfk_artifacts`` hooks) and hands them over with
+:func:`set_declared`. When the store is used before anything loaded the registry (a library call), the
+loader installed by the composition root (:func:`set_loader`, done in ``tfk/__init__.py``) runs once.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from tfk.errors import UsageError
 from tfk.weights.artifact import Artifact
 
 log = logging.getLogger("tfk.weights")
 
-SHARED_MODULES = ("tfk.audio.artifacts", "tfk.face.artifacts", "tfk.metrics.artifacts", "tfk.tdmm.artifacts")
-
 _registered: dict[str, Artifact] = {}
+_declared: dict[str, Artifact] | None = None
+_loader: Callable[[], object] | None = None
+
+
+def set_declared(artifacts: Iterable[Artifact]) -> None:
+    """The declared artifacts (called by the registry each time it loads)."""
+    global _declared
+    table: dict[str, Artifact] = {}
+    for art in artifacts:
+        if not isinstance(art, Artifact):
+            log.warning("ignoring a non-Artifact declaration: %r", art)
+            continue
+        table.setdefault(art.id, art)
+    _declared = table
+
+
+def set_loader(loader: Callable[[], object] | None) -> None:
+    """What to call when declarations are needed before any were handed over."""
+    global _loader
+    _loader = loader
+
+
+def _declarations() -> dict[str, Artifact]:
+    if _declared is None and _loader is not None:
+        _loader()
+    return dict(_declared or {})
 
 
 def register_artifacts(artifacts: Iterable[Artifact]) -> None:
@@ -34,40 +59,10 @@ def clear_registered() -> None:
     _registered.clear()
 
 
-def _shared() -> list[Artifact]:
-    found: list[Artifact] = []
-    for name in SHARED_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ImportError as exc:
-            if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-                continue  # the toolbox (or its artifacts module) is not there
-            log.warning("cannot import %s: %s", name, exc)
-            continue
-        found.extend(getattr(mod, "ARTIFACTS", []) or [])
-    return found
-
-
-def _from_plugins() -> list[Artifact]:
-    try:
-        from tfk import plugins
-
-        reg = plugins.load_registry()
-        arts = reg.artifacts
-    except (ImportError, AttributeError):
-        return []
-    if isinstance(arts, dict):
-        return list(arts.values())
-    return list(arts or [])
-
-
 def all_artifacts() -> dict[str, Artifact]:
     """Every known artifact by id (first declaration wins; conflicting duplicates are logged)."""
     out: dict[str, Artifact] = {}
-    for art in [*_shared(), *_from_plugins(), *_registered.values()]:
-        if not isinstance(art, Artifact):
-            log.warning("ignoring a non-Artifact declaration: %r", art)
-            continue
+    for art in [*_declarations().values(), *_registered.values()]:
         prev = out.get(art.id)
         if prev is None or (art.id in _registered and art is _registered[art.id]):
             out[art.id] = art

@@ -12,7 +12,7 @@ _UID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def check_uid(uid: str) -> str:
-    if not _UID.match(uid or ""):
+    if not isinstance(uid, str) or not _UID.fullmatch(uid):
         raise errors.UsageError(
             f"invalid --uid {uid!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )

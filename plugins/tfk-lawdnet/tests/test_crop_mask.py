@@ -177,3 +177,22 @@ def test_paste_at_frame_borders_never_crashes_or_wraps(cx, cy):
             assert np.array_equal(out[:50], frame[:50])
     if cx >= 5000:
         assert np.array_equal(out, frame)
+
+
+@pytest.mark.parametrize("cx,cy", [(20, 300), (780, 300), (400, 15), (400, 590), (10, 10)])
+def test_paste_back_round_trip_is_exact_at_frame_edges(cx, cy):
+    """A face crop that reaches outside the frame, pasted back unchanged, must not blend its black fill
+    into the outermost rows/columns (35-130 levels there before the fix; the interior's bilinear round trip
+    of this texture stays within a few levels)."""
+    out_w = 360
+    frame = np.clip(_texture(600, 800, seed=3).astype(np.int16) + 120, 0, 255).astype(np.uint8)  # bright
+    f_from_c = _similarity(1.0, 0.1, cx - 180, cy - 234)
+    m = matrices_from_landmarks(_landmarks_for(f_from_c, out_w), out_w)
+    crop = align_crop(frame, m, out_w)
+    assert (crop == 0).all(-1).any()  # the crop does reach outside the frame
+    out = paste_back(frame, crop, m)
+    err = np.abs(out.astype(np.int16) - frame.astype(np.int16)).max(-1)
+    edges = np.concatenate([err[:2].ravel(), err[-2:].ravel(), err[:, :2].ravel(), err[:, -2:].ravel()])
+    interior = err[2:-2, 2:-2].max()
+    assert interior <= 6
+    assert edges.max() <= interior, f"edge round-trip error {edges.max()} vs {interior} inside"

@@ -113,7 +113,7 @@ def test_manifest_ties_checkpoints_to_frontends_and_explains_manual_imports():
 
     assert arts.DP2_CHECKPOINT == deepspeech_pt.ARTIFACT_ID
     assert arts.DP1_GRAPH == deepspeech_tf.ARTIFACT_ID
-    shared = {a.id: a for a in catalog._shared()}
+    shared = catalog.all_artifacts()
     for aid in (arts.DP1_GRAPH, arts.DP2_CHECKPOINT):
         assert "lawdnet" in shared[aid].used_by
 

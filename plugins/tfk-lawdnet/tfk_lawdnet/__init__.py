@@ -4,4 +4,6 @@ Stages: ``tfk preprocess|train|infer|evaluate|serve lawdnet``. The entry module 
 :mod:`tfk_lawdnet.plugin`; everything heavy lives in modules that it imports lazily.
 """
 
-__version__ = "0.1.0"
+from tfk.plugin import package_version
+
+__version__ = package_version("tfk-lawdnet")

@@ -6,12 +6,16 @@ crop is ``W`` wide and ``int(1.3 W)`` high (``W = 1.25 * mouth``: 360x468 at mou
 
 The original warps with ``affine_grid``/``grid_sample(align_corners=False)`` after normalising with the
 ``2/(W-1)`` convention, a ~0.5 px inconsistency the network was trained with. ``parity=True`` (the
-default) reproduces that exact sampling with an equivalent affine map; ``parity=False`` uses the plain
-pixel-centre mapping.
+default) reproduces that exact sampling (:func:`tfk.face.align.grid_sample_transform`); ``parity=False``
+uses the plain pixel-centre mapping.
 
-Paste-back (§4.2, improved): the generated crop is inverse-warped into the frame (every frame pixel of
-the face region gets a value, whatever the scale), blended through the feathered paste mask, clipped to
-the frame (no wrap-around, no index errors).
+Paste-back (§4.2, improved): :func:`tfk.face.align.paste_back` inverse-warps the generated crop into the
+frame (every frame pixel of the face region gets a value, whatever the scale), blended through the
+feathered paste mask, clipped to the frame (no wrap-around), and never pastes the crop's border fill
+(where the crop reached outside the frame).
+
+The similarity fit, the crop warp and the paste-back are :mod:`tfk.face.align`'s; this module holds only
+LawDNet's layout: the 25 landmarks, the canonical face, the crop size and the matrices in 3x3 form.
 """
 
 from __future__ import annotations
@@ -95,23 +99,15 @@ def canonical_points(out_w: int) -> np.ndarray:
 
 
 def estimate_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares 4-DoF similarity ``[[a, b, tx], [-b, a, ty], [0, 0, 1]]`` mapping ``src`` onto ``dst``.
+    """Least-squares 4-DoF similarity mapping ``src`` onto ``dst`` (:func:`tfk.face.align.similarity_from_points`).
 
     ``src``/``dst`` are (..., P, 2); returns (..., 3, 3) float64.
     """
-    src = np.asarray(src, np.float64)
-    dst = np.asarray(dst, np.float64)
-    sm, dm = src.mean(-2, keepdims=True), dst.mean(-2, keepdims=True)
-    s, d = src - sm, dst - dm
-    denom = (s**2).sum((-1, -2)) + 1e-12
-    a = (s[..., 0] * d[..., 0] + s[..., 1] * d[..., 1]).sum(-1) / denom
-    b = (s[..., 1] * d[..., 0] - s[..., 0] * d[..., 1]).sum(-1) / denom
-    mx, my = sm[..., 0, 0], sm[..., 0, 1]
-    tx = dm[..., 0, 0] - a * mx - b * my
-    ty = dm[..., 0, 1] + b * mx - a * my
-    m = np.zeros((*a.shape, 3, 3))
-    m[..., 0, 0], m[..., 0, 1], m[..., 0, 2] = a, b, tx
-    m[..., 1, 0], m[..., 1, 1], m[..., 1, 2] = -b, a, ty
+    from tfk.face.align import similarity_from_points
+
+    m2 = similarity_from_points(src, dst)
+    m = np.zeros((*m2.shape[:-2], 3, 3))
+    m[..., :2, :] = m2
     m[..., 2, 2] = 1.0
     return m
 
@@ -130,40 +126,27 @@ def transform_points(m: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return pts @ m[:2, :2].T + m[:2, 2]
 
 
-def _crop_to_frame_map(m: np.ndarray, crop_hw: tuple[int, int], frame_hw: tuple[int, int], parity: bool) -> np.ndarray:
-    """3x3 map from crop pixel coordinates to the frame position sampled for it."""
-    inv = np.linalg.inv(m)
+def _sampling(m: np.ndarray, crop_hw: tuple[int, int], frame_hw: tuple[int, int], parity: bool) -> np.ndarray:
+    """The (2, 3) frame->crop transform the crop is sampled with."""
+    from tfk.face.align import grid_sample_transform
+
+    m = np.asarray(m, np.float64)
     if not parity:
-        return inv
-    ho, wo = crop_hw
-    hs, ws = frame_hw
-    # crop pixel -> the "pixel" the 2/(W-1) normalisation assumes: (x + 0.5)(W-1)/W
-    kx, ky = (wo - 1) / wo, (ho - 1) / ho
-    s_o = np.array([[kx, 0, 0.5 * kx], [0, ky, 0.5 * ky], [0, 0, 1.0]])
-    # that source "pixel" -> the pixel grid_sample(align_corners=False) reads: p W/(W-1) - 0.5
-    s_s = np.array([[ws / (ws - 1), 0, -0.5], [0, hs / (hs - 1), -0.5], [0, 0, 1.0]])
-    return s_s @ inv @ s_o
+        return m[:2].copy()
+    return grid_sample_transform(m[:2], (crop_hw[1], crop_hw[0]), (frame_hw[1], frame_hw[0]))
 
 
 def frame_to_crop_map(m: np.ndarray, crop_hw: tuple[int, int], frame_hw: tuple[int, int], parity: bool = True):
     """3x3 map from frame pixel coordinates to crop pixel coordinates (the inverse of the crop sampling)."""
-    return np.linalg.inv(_crop_to_frame_map(m, crop_hw, frame_hw, parity))
+    return np.vstack([_sampling(m, crop_hw, frame_hw, parity), [0.0, 0.0, 1.0]])
 
 
 def align_crop(frame: np.ndarray, m: np.ndarray, out_w: int, parity: bool = True) -> np.ndarray:
     """The frontalised crop (int(1.3 out_w), out_w, C) of ``frame`` under frame->crop matrix ``m``."""
-    import cv2
+    from tfk.face.align import crop
 
     out_h = int(1.3 * out_w)
-    a = _crop_to_frame_map(m, (out_h, out_w), frame.shape[:2], parity)
-    return cv2.warpAffine(
-        frame,
-        a[:2].astype(np.float64),
-        (out_w, out_h),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    )
+    return crop(frame, _sampling(m, (out_h, out_w), frame.shape[:2], parity), (out_w, out_h), border="constant")
 
 
 def paste_back(
@@ -176,34 +159,15 @@ def paste_back(
 ) -> np.ndarray:
     """Blend a (generated) crop back into ``frame`` (H, W, 3 uint8) under the frame->crop matrix ``m``.
 
-    Inverse warp + feathered mask (default :func:`tfk_lawdnet.mask.paste_mask`), restricted to the
-    crop's bounding box clipped to the frame. Returns a new uint8 frame (or fills ``out``).
+    :func:`tfk.face.align.paste_back` with the feathered :func:`tfk_lawdnet.mask.paste_mask` (no extra
+    feathering). Returns a new uint8 frame (or fills ``out``).
     """
-    import cv2
+    from tfk.face.align import paste_back as _paste
 
     ch, cw = crop.shape[:2]
-    fh, fw = frame.shape[:2]
     alpha = paste_mask(ch, cw) if mask is None else mask
-    result = out if out is not None else frame.copy()
-    if out is not None and out is not frame:
-        np.copyto(result, frame)
-    c2f = _crop_to_frame_map(m, (ch, cw), (fh, fw), parity)
-    corners = np.array([[-0.5, -0.5], [cw - 0.5, -0.5], [-0.5, ch - 0.5], [cw - 0.5, ch - 0.5]])
-    fc = transform_points(c2f, corners)
-    x0 = max(int(np.floor(fc[:, 0].min())) - 1, 0)
-    y0 = max(int(np.floor(fc[:, 1].min())) - 1, 0)
-    x1 = min(int(np.ceil(fc[:, 0].max())) + 2, fw)
-    y1 = min(int(np.ceil(fc[:, 1].max())) + 2, fh)
-    if x1 <= x0 or y1 <= y0 or not np.isfinite(fc).all():
-        return result  # the crop lies entirely outside the frame
-    f2c = np.linalg.inv(c2f) @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]])
-    size = (x1 - x0, y1 - y0)
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    gen = cv2.warpAffine(crop, f2c[:2], size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    a = cv2.warpAffine(alpha, f2c[:2], size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    roi = result[y0:y1, x0:x1].astype(np.float32)
-    a3 = a[..., None]
-    roi += a3 * (gen.astype(np.float32) - roi)
-    np.clip(roi + 0.5, 0, 255, out=roi)
-    result[y0:y1, x0:x1] = roi.astype(np.uint8)
+    result = _paste(frame, crop, _sampling(m, (ch, cw), frame.shape[:2], parity), mask=alpha, feather=0)
+    if out is not None:
+        np.copyto(out, result)
+        return out
     return result

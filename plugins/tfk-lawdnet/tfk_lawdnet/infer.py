@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tfk.errors import DeviceUnavailable, InputNotFound, UsageError
+from tfk.errors import InputNotFound, UsageError
 from tfk_lawdnet import artifacts as arts
 from tfk_lawdnet.crop import paste_back
 from tfk_lawdnet.features import FRONTENDS, frame_windows, frames_for_audio, frontend_runner
@@ -37,32 +37,16 @@ if TYPE_CHECKING:
 
     from tfk.progress import Progress
 
-__all__ = ["Dubber", "InferStats", "check_device", "infer", "load_dubber", "resolve_checkpoint"]
+__all__ = ["Dubber", "InferStats", "check_device", "infer", "infer_stage", "load_dubber", "resolve_checkpoint"]
 
 _FRONTEND_NAMES = {"dp1": "DP1 (TF DeepSpeech v0.1.0)", "dp2": "DP2 (deepspeech.pytorch V3)"}
 
 
 def check_device(device: str | None) -> str:
-    """Validate a torch device string (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
-    import torch
+    """A validated torch device string (:func:`tfk.device.resolve_device`)."""
+    from tfk.device import resolve_device
 
-    dev = (device or "cpu").strip().lower()
-    if dev == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if dev.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise DeviceUnavailable(f"device {dev!r} requested but CUDA is not available", hint="use --device cpu")
-        idx = dev.partition(":")[2]
-        if idx and (not idx.isdigit() or int(idx) >= torch.cuda.device_count()):
-            raise DeviceUnavailable(f"no CUDA device {dev!r} ({torch.cuda.device_count()} visible)")
-        return dev
-    if dev == "mps":
-        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-            raise DeviceUnavailable("device 'mps' requested but it is not available", hint="use --device cpu")
-        return dev
-    if dev != "cpu":
-        raise UsageError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
-    return dev
+    return resolve_device(device)
 
 
 def resolve_checkpoint(
@@ -404,8 +388,9 @@ def infer(
     from tfk.media import preflight
 
     video, audio = Path(video), Path(audio)
-    preflight(video, video=True, audio=False)
-    preflight(audio, video=False, audio=True)
+    # header checks only for the template: its landmark pass checks the decoded length (one decode)
+    preflight(video, video=True, audio=False, decode=False)
+    preflight(audio, video=False, audio=True)  # once per process: the stage runner's check is reused
     out = Path(output) if output else default_output(video, audio)
     if out.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
         raise UsageError(f"output {out} must end in .mp4 (or .mov/.mkv)")
@@ -417,3 +402,26 @@ def infer(
     )
     st.template += time.perf_counter() - t
     return dubber.dub(tpl, audio, out, progress=progress, stats=st)
+
+
+def infer_stage(ctx: Any, options: dict[str, Any]) -> Path:
+    """The ``tfk_infer`` hook body."""
+    out = infer(
+        video=options["video"],
+        audio=options["audio"],
+        output=options["output"],
+        checkpoint=options["checkpoint"],
+        device=ctx.device,
+        batch_size=options["batch_size"],
+        audio_frontend=options["audio_frontend"],
+        seed=options["seed"],
+        mouth=options["mouth_size"],
+        grid_size=options["grid_size"],
+        landmarks=options["landmarks"],
+        smooth=options["smooth"],
+        progress=ctx.progress,
+        require=ctx.require,
+    )
+    if ctx.run is not None:
+        ctx.run.record_output("video", out)
+    return out

@@ -15,27 +15,62 @@ _CKPT_HELP = (
     "generator checkpoint: an artifact id (lawdnet/checkpoint_epoch_170 [default, DP2], "
     "lawdnet/checkpoint_epoch_120 [DP1]), a short name (170, 120) or a .pth/.safetensors file"
 )
+
+
+def _even(value: int) -> int:
+    if value % 2:
+        raise ValueError(f"must be even, got {value}")
+    return value
+
+
+def _video_out(value: Path) -> Path:
+    if value.suffix.lower() not in (".mp4", ".mov", ".mkv", ".m4v"):
+        raise ValueError(f"{value} must end in .mp4 (or .mov/.mkv/.m4v)")
+    return value
+
+
 _FRONTEND = Option(
     "audio_frontend",
     str,
     help="audio features the checkpoint expects (only needed for a file that does not record it)",
     choices=("dp1", "dp2"),
 )
+_CHECKPOINT = Option("checkpoint", str, help=_CKPT_HELP)
+_BATCH = Option("batch_size", int, help="frames per generator batch", default=20, min=1)
+_MOUTH = Option("mouth_size", int, help="mouth region size the checkpoint was trained at (default: recorded, else 288)",
+                min=16, validator=_even)  # fmt: skip
+_GRID = Option("grid_size", int, help="LAW control grid (default: recorded, else 60)", min=2)
+_LANDMARKS = Option("landmarks", str, help="landmark backend of tfk.face", default="dlib")
+_SMOOTH = Option("smooth", float, help="temporal landmark smoothing (Gaussian sigma in frames; 0 = off)", default=1.0,
+                 min=0.0)  # fmt: skip
 
 _INFER = [
     Option(
-        "video", Path, help="template video (any fps; re-timed to 25 fps)", required=True, exists=True, media="video"
+        "video",
+        Path,
+        help="template video (any fps; re-timed to 25 fps)",
+        required=True,
+        exists=True,
+        media="video",
+        decode=False,  # the template's landmark pass checks that it decodes to its declared length
     ),
     Option("audio", Path, help="driving audio (any format ffmpeg reads)", required=True, exists=True, media="audio"),
-    Option("output", Path, help="output MP4 (default: ./<video>_<audio>_lawdnet.mp4)", short="-o"),
-    Option("checkpoint", str, help=_CKPT_HELP),
+    Option(
+        "output",
+        Path,
+        help="output MP4 (default: ./<video>_<audio>_lawdnet.mp4)",
+        short="-o",
+        output=True,
+        validator=_video_out,
+    ),
+    _CHECKPOINT,
     _FRONTEND,
-    Option("batch_size", int, help="frames per generator batch", default=20),
-    Option("seed", int, help="seed of the reference-frame choice", default=456),
-    Option("mouth_size", int, help="mouth region size the checkpoint was trained at (default: recorded, else 288)"),
-    Option("grid_size", int, help="LAW control grid (default: recorded, else 60)"),
-    Option("landmarks", str, help="landmark backend of tfk.face", default="dlib"),
-    Option("smooth", float, help="temporal landmark smoothing (Gaussian sigma in frames; 0 = off)", default=1.0),
+    _BATCH,
+    Option("seed", int, help="seed of the reference-frame choice", default=456, min=0),
+    _MOUTH,
+    _GRID,
+    _LANDMARKS,
+    _SMOOTH,
 ]
 
 _PREPROCESS = [
@@ -49,9 +84,11 @@ _PREPROCESS = [
         metavar="VIDEO_OR_DIR",
     ),
     Option("features", str, help="audio features to extract", default="dp2", choices=("dp1", "dp2", "both")),
-    Option("resolution", int, help="stored crop width (the stages resize from it)", default=360),
-    Option("landmarks", str, help="landmark backend of tfk.face", default="dlib"),
-    Option("smooth", float, help="temporal landmark smoothing (sigma, frames)", default=1.0),
+    Option(
+        "resolution", int, help="stored crop width (the stages resize from it)", default=360, min=64, validator=_even
+    ),
+    _LANDMARKS,
+    _SMOOTH,
 ]
 
 _TRAIN = [
@@ -63,20 +100,20 @@ _TRAIN = [
         default="paper",
         choices=("tiny", "paper"),
     ),
-    Option("nproc_per_node", int, help="processes (GPUs) for DDP", default=1),
+    Option("nproc_per_node", int, help="processes (GPUs) for DDP", default=1, min=1),
     Option("resume", bool, help="resume from the last checkpoint of the run directory", default=True),
-    Option("out", Path, help="output directory for checkpoints (default: the run directory)"),
+    Option("out", Path, help="output directory for checkpoints (default: <workspace>/train/<preset>)"),
 ]
 
 _EVALUATE = [
     Option(
         "video", Path, help="held-out clip (video with its own audio)", required=True, exists=True, media="video+audio"
     ),
-    Option("checkpoint", str, help=_CKPT_HELP),
+    _CHECKPOINT,
     _FRONTEND,
-    Option("batch_size", int, help="frames per generator batch", default=20),
-    Option("mouth_size", int, help="mouth region size (default: recorded, else 288)"),
-    Option("grid_size", int, help="LAW control grid (default: recorded, else 60)"),
+    _BATCH,
+    _MOUTH,
+    _GRID,
     Option("sync", bool, help="also compute LSE-C / LSE-D (needs SyncNet weights)", default=True),
 ]
 
@@ -88,15 +125,23 @@ _SERVE = [
         required=True,
         exists=True,
         media="video",
+        decode=False,
     ),
-    Option("checkpoint", str, help=_CKPT_HELP),
+    _CHECKPOINT,
     _FRONTEND,
     Option("host", str, help="bind address (loopback by default)", default="127.0.0.1"),
-    Option("port", int, help="TCP port", default=5828),
-    Option("batch_size", int, help="frames per generator batch", default=20),
-    Option("max_upload_mb", int, help="largest accepted upload", default=50),
-    Option("mouth_size", int, help="mouth region size (default: recorded, else 288)"),
-    Option("grid_size", int, help="LAW control grid (default: recorded, else 60)"),
+    Option("port", int, help="TCP port (0: any free port)", default=5828, min=0, max=65535),
+    _BATCH,
+    Option("max_upload_mb", int, help="largest accepted upload", default=50, min=1),
+    _MOUTH,
+    _GRID,
+]
+
+_DEMO = [
+    Option("out", Path, help="directory for every demo file", default=Path("tfk-demo")),
+    Option("seconds", float, help="length of the built-in template clip", default=4.0, min=1.0, max=60.0),
+    Option("video", Path, help="your own template (default: a built-in clip)", exists=True, media="video"),
+    Option("audio", Path, help="your own driving audio (default: a built-in voice)", exists=True, media="audio"),
 ]
 
 
@@ -111,6 +156,7 @@ def tfk_model() -> ModelInfo:
             "train": _TRAIN,
             "evaluate": _EVALUATE,
             "serve": _SERVE,
+            "demo": _DEMO,
         },
         stage_help={
             "infer": "Dub a template video with new audio (output frames = 25 x audio duration).",
@@ -118,6 +164,7 @@ def tfk_model() -> ModelInfo:
             "train": "Coarse-to-fine LawDNet training on a preprocessed subject.",
             "evaluate": "Reconstruct a held-out clip from its own audio: PSNR, SSIM, LPIPS, LMD, LSE-C/D.",
             "serve": "HTTP service: POST an audio file, get the dubbed MP4 of a fixed template.",
+            "demo": "Preprocess, train the tiny preset and dub, on built-in media, offline (a few minutes on CPU).",
         },
         homepage="https://github.com/iPaw-AI-LAB/LawDNet_2024",
         paper="LawDNet: Enhanced Audio-Driven Lip Synthesis via Local Affine Warping Deformation",
@@ -175,27 +222,9 @@ def tfk_doctor_checks() -> list[Check]:
 
 @hookimpl
 def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
-    from tfk_lawdnet.infer import infer
+    from tfk_lawdnet.infer import infer_stage
 
-    out = infer(
-        video=options["video"],
-        audio=options["audio"],
-        output=options.get("output"),
-        checkpoint=options.get("checkpoint"),
-        device=ctx.device,
-        batch_size=int(options.get("batch_size") or 20),
-        audio_frontend=options.get("audio_frontend"),
-        seed=int(options.get("seed") if options.get("seed") is not None else 456),
-        mouth=options.get("mouth_size"),
-        grid_size=options.get("grid_size"),
-        landmarks=options.get("landmarks") or "dlib",
-        smooth=float(options.get("smooth") if options.get("smooth") is not None else 1.0),
-        progress=ctx.progress,
-        require=ctx.require,
-    )
-    if ctx.run is not None:
-        ctx.run.record_output("video", out)
-    return out
+    return infer_stage(ctx, options)
 
 
 @hookimpl
@@ -207,7 +236,7 @@ def tfk_preprocess(ctx: StageContext, options: dict[str, Any]) -> Any:
 
 @hookimpl
 def tfk_train(ctx: StageContext, options: dict[str, Any]) -> Any:
-    from tfk_lawdnet.preprocess import train_stage
+    from tfk_lawdnet.train import train_stage
 
     return train_stage(ctx, options)
 
@@ -225,15 +254,24 @@ def tfk_serve(ctx: StageContext, options: dict[str, Any]) -> Any:
 
     return serve(
         template=options["template"],
-        checkpoint=options.get("checkpoint"),
+        checkpoint=options["checkpoint"],
         device=ctx.device,
-        host=options.get("host") or "127.0.0.1",
-        port=int(options.get("port") or 5828),
-        batch_size=int(options.get("batch_size") or 20),
-        max_upload_mb=int(options.get("max_upload_mb") or 50),
-        audio_frontend=options.get("audio_frontend"),
-        mouth=options.get("mouth_size"),
-        grid_size=options.get("grid_size"),
+        host=options["host"],
+        port=options["port"],
+        batch_size=options["batch_size"],
+        max_upload_mb=options["max_upload_mb"],
+        audio_frontend=options["audio_frontend"],
+        mouth=options["mouth_size"],
+        grid_size=options["grid_size"],
         require=ctx.require,
         progress=ctx.progress,
+    )
+
+
+@hookimpl
+def tfk_demo(ctx: StageContext, options: dict[str, Any]) -> Any:
+    from tfk_lawdnet.demo import run_demo
+
+    return run_demo(
+        options["out"], options["seconds"], ctx.device, options["video"], options["audio"], progress=ctx.progress
     )

@@ -1,33 +1,36 @@
-"""``tfk preprocess lawdnet VIDEO_OR_DIR --uid NAME`` and the ``train`` stage wiring.
+"""``tfk preprocess lawdnet VIDEO_OR_DIR --uid NAME``: a :class:`~tfk.workspace.Pipeline` of four steps.
 
-Preprocessing writes the training layout of :mod:`tfk_lawdnet.train.data` (``tfk-lawdnet-train/1``) into
-the workspace step ``dataset`` -- one resumable step, resumable *per clip*:
+Each step is resumable *per clip* and shows in ``tfk status lawdnet --uid NAME``:
 
-    dataset/index.json              written last: the clips that succeeded
-    dataset/crops_<W>.lmdb/         JPEG frontalised crops, key ``<clip>/<frame:06d>``
-    dataset/audio_<dp>/<clip>.npy   (T, 29) DeepSpeech logits at 25 fps (dp1 and/or dp2)
-    dataset/landmarks/<clip>.npy    the landmark track (tfk.face format)
-    dataset/clips/<clip>.json       per-clip status: ``ok`` (frames, features) or ``failed`` (the reason)
+    normalize/videos/<clip>.mp4        25 fps H.264 with the clip's audio
+    landmarks/landmarks/<clip>.npy     the landmark track (tfk.face format)
+    features/audio_<dp>/<clip>.npy     (T, 29) DeepSpeech logits at 25 fps (dp1 and/or dp2)
+    dataset/crops_<W>.lmdb/            JPEG frontalised crops, key ``<clip>/<frame:06d>``
+    dataset/index.json                 written last: the clips that succeeded (``audio_root: ../features``)
 
-Per clip: 25 fps H.264 normalisation, 16 kHz mono audio, landmarks, features, crops (committed to the
-LMDB in batches; a clip counts only once its status file says ``ok``). A clip that fails (no face,
-no audio, undecodable) is recorded and skipped; an interrupted run resumes at the first unfinished clip.
+Every step keeps ``clips/<clip>.json`` (written atomically): ``ok`` (what was made) or ``failed`` (the
+reason). A clip that fails (no face, no audio, undecodable) is recorded and skipped by the later steps; an
+unreadable record counts as "not done" and the clip is redone; an interrupted run resumes at the first
+clip without a record. ``dataset/`` is the training layout of :mod:`tfk_lawdnet.train.data`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tfk.errors import BadInput, InputNotFound, TfkError, UsageError
+from tfk.errors import BadInput, InputNotFound, UsageError
+from tfk.fsutil import atomic_path, atomic_write_json
 
-__all__ = ["VIDEO_SUFFIXES", "build_dataset", "find_clips", "preprocess", "train_stage"]
+__all__ = ["STEPS", "VIDEO_SUFFIXES", "find_clips", "preprocess", "read_record"]
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".flv", ".mpg", ".mpeg"}
 FORMAT = "tfk-lawdnet-train/1"
+STEPS = ("normalize", "landmarks", "features", "dataset")
+FRONTEND_CHOICES = {"dp1": ["dp1"], "dp2": ["dp2"], "both": ["dp1", "dp2"]}
 _COMMIT_EVERY = 100
 
 
@@ -44,7 +47,8 @@ def find_clips(path: str | Path) -> list[Path]:
     return clips
 
 
-def _clip_names(clips: list[Path], root: Path | None) -> list[str]:
+def clip_names(clips: list[Path], root: Path | None) -> list[str]:
+    """Unique, path-safe names: ``sub/b.mp4`` under ``root`` -> ``sub__b``."""
     names: list[str] = []
     seen: set[str] = set()
     for c in clips:
@@ -59,205 +63,251 @@ def _clip_names(clips: list[Path], root: Path | None) -> list[str]:
     return names
 
 
-def _frontends(choice: str) -> list[str]:
-    return {"dp1": ["dp1"], "dp2": ["dp2"], "both": ["dp1", "dp2"]}.get(choice) or _bad_frontend(choice)
-
-
-def _bad_frontend(choice: str) -> list[str]:
-    raise UsageError(f"--features must be dp1, dp2 or both, not {choice!r}")
-
-
-def _process_clip(
-    src: Path,
-    name: str,
-    out: Path,
-    work: Path,
-    env,
-    runners: dict[str, Any],
-    width: int,
-    landmarks: str,
-    smooth: float,
-) -> dict[str, Any]:
-    import cv2
-    import numpy as np
-
-    from tfk.face.tracking import track_landmarks
-    from tfk.media import iter_frames, load_audio, normalize_video, preflight
-    from tfk_lawdnet.crop import align_crop, matrices_from_landmarks
-
-    preflight(src, video=True, audio=True)
-    work.mkdir(parents=True, exist_ok=True)
-    video = normalize_video(src, work / "video25.mp4", fps=25, audio=True)
-    wav = load_audio(video, sr=16000)
-    track = track_landmarks(video, backend=landmarks, smooth=smooth)
-    feats = {dp: run(wav) for dp, run in runners.items()}
-    mats = matrices_from_landmarks(track.points, width)
-    n = 0
-    batch: list[tuple[bytes, bytes]] = []
-
-    def commit() -> None:
-        with env.begin(write=True) as txn:
-            for k, v in batch:
-                txn.put(k, v)
-        batch.clear()
-
-    for i, frame in enumerate(iter_frames(video)):
-        if i >= len(mats):
-            break
-        crop = align_crop(frame, mats[i], width)
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
-        if not ok:
-            raise BadInput(f"{src.name}: JPEG encoding of frame {i} failed")
-        batch.append((f"{name}/{i:06d}".encode(), buf.tobytes()))
-        n += 1
-        if len(batch) >= _COMMIT_EVERY:
-            commit()
-    commit()
-    if n < 9:
-        raise BadInput(f"{src.name}: {n} frames, a training clip needs at least 9")
-    for dp, f in feats.items():
-        d = out / f"audio_{dp}"
-        d.mkdir(exist_ok=True)
-        np.save(d / f"{name}.npy", f.astype(np.float32))
-    (out / "landmarks").mkdir(exist_ok=True)
-    track.save_npy(out / "landmarks" / f"{name}.npy")
-    shutil.rmtree(work, ignore_errors=True)
-    return {
-        "status": "ok",
-        "source": str(src),
-        "n_frames": n,
-        "feature_rows": {dp: int(f.shape[0]) for dp, f in feats.items()},
-        "interpolated_frames": len(track.interpolated),
-    }
-
-
-def build_dataset(
-    clips: list[Path],
-    out: Path,
-    frontends: list[str],
-    weights: dict[str, Path],
-    width: int = 360,
-    landmarks: str = "dlib",
-    smooth: float = 1.0,
-    names: list[str] | None = None,
-    device: str = "cpu",
-    progress=None,
-    log=None,
-) -> dict[str, Any]:
-    """Process ``clips`` into ``out`` (resuming: clips with a status file are skipped); write ``index.json``."""
-    import lmdb
-
-    from tfk_lawdnet.features import frontend_runner
-
-    if width < 64 or width % 2:
-        raise UsageError(f"--resolution must be an even crop width >= 64, got {width}")
-    out.mkdir(parents=True, exist_ok=True)
-    names = names or _clip_names(clips, None)
-    status_dir = out / "clips"
-    status_dir.mkdir(exist_ok=True)
-    todo = [(c, n) for c, n in zip(clips, names, strict=True) if not (status_dir / f"{n}.json").is_file()]
-    runners = {dp: frontend_runner(dp, weights[dp], device) for dp in frontends} if todo else {}
-    env = lmdb.open(str(out / f"crops_{width}.lmdb"), map_size=1 << 38, subdir=True, writemap=False)
-    task_cm = progress.task("lawdnet: clips", total=len(clips)) if progress is not None else None
-    task = task_cm.__enter__() if task_cm is not None else None
-    if task is not None and len(clips) > len(todo):
-        task.advance(len(clips) - len(todo))
+# -------------------------------------------------------------------------------------------- records
+def read_record(path: Path) -> dict[str, Any] | None:
+    """A clip record, or ``None`` when it is missing or unreadable (then the clip is simply redone)."""
     try:
-        for src, name in todo:
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rec, dict) or rec.get("status") not in ("ok", "failed"):
+        return None
+    return rec
+
+
+def _for_each_clip(
+    sc: Any,
+    clips: dict[str, Path],
+    work: Callable[[str, Path], dict[str, Any]],
+    upstream: str | None,
+    log: Any = None,
+    prepare: Callable[[], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Run ``work(name, src)`` for each clip without a record in ``sc.out/clips``; return every record.
+
+    A clip that failed upstream is recorded as failed with the same reason; a :class:`BadInput` from
+    ``work`` is the clip's failure; anything else (interruption, disk full, a bug) stops the step and the
+    clip is redone next time. ``prepare()`` runs once, only when some clip has work to do.
+    """
+    status_dir = sc.out / "clips"
+    status_dir.mkdir(parents=True, exist_ok=True)
+    up_dir = sc.step_dir(upstream) / "clips" if upstream else None
+    records: dict[str, dict[str, Any]] = {}
+    todo: list[tuple[str, Path]] = []
+    for name, src in clips.items():
+        rec = read_record(status_dir / f"{name}.json")
+        if rec is None and up_dir is not None:
+            up = read_record(up_dir / f"{name}.json")
+            if up is None or up["status"] != "ok":
+                reason = up["error"] if up else f"step {upstream} has no record of it"
+                rec = {"status": "failed", "source": str(src), "error": reason}
+                atomic_write_json(status_dir / f"{name}.json", rec)
+        if rec is None:
+            todo.append((name, src))
+        else:
+            records[name] = rec
+    if todo and prepare is not None:
+        prepare()
+    task_cm = sc.progress.task(f"lawdnet: {sc.name}", total=len(todo)) if sc.progress is not None and todo else None
+    task = task_cm.__enter__() if task_cm is not None else None
+    try:
+        for name, src in todo:
             try:
-                rec = _process_clip(src, name, out, out / "work" / name, env, runners, width, landmarks, smooth)
-            except TfkError as exc:
+                rec = {"status": "ok", "source": str(src), **work(name, src)}
+            except BadInput as exc:
                 rec = {"status": "failed", "source": str(src), "error": exc.message}
                 if log is not None:
                     log.warning("skipping clip %s: %s", src.name, exc.message)
-                shutil.rmtree(out / "work" / name, ignore_errors=True)
-            (status_dir / f"{name}.json").write_text(json.dumps(rec, indent=1))
+            atomic_write_json(status_dir / f"{name}.json", rec)
+            records[name] = rec
             if task is not None:
                 task.advance(1)
     finally:
-        env.sync()
-        env.close()
         if task_cm is not None:
             task_cm.__exit__(None, None, None)
-    shutil.rmtree(out / "work", ignore_errors=True)
-    records = {n: json.loads((status_dir / f"{n}.json").read_text()) for n in names}
+    sc.info["ok"] = sum(r["status"] == "ok" for r in records.values())
+    sc.info["failed"] = {r["source"]: r["error"] for r in records.values() if r["status"] != "ok"}
+    return records
+
+
+# -------------------------------------------------------------------------------------------- steps
+def normalize_step(sc: Any, clips: dict[str, Path], log: Any = None) -> None:
+    """Each clip re-timed to 25 fps H.264 with its audio (``videos/<clip>.mp4``)."""
+    from tfk.media import normalize_video, preflight
+
+    def work(name: str, src: Path) -> dict[str, Any]:
+        info = preflight(src, video=True, audio=True)
+        normalize_video(src, sc.out / "videos" / f"{name}.mp4", fps=25, audio=True)
+        return {"fps": info.fps}
+
+    _for_each_clip(sc, clips, work, None, log)
+
+
+def landmarks_step(sc: Any, clips: dict[str, Path], backend: str, smooth: float, log: Any = None) -> None:
+    """The landmark track of each normalised clip (``landmarks/<clip>.npy``)."""
+    from tfk.face.tracking import track_landmarks
+
+    videos = sc.step_dir("normalize") / "videos"
+
+    def work(name: str, src: Path) -> dict[str, Any]:
+        track = track_landmarks(videos / f"{name}.mp4", backend=backend, smooth=smooth)
+        track.save_npy(sc.out / "landmarks" / f"{name}.npy")
+        return {"n_frames": len(track), "interpolated_frames": len(track.interpolated)}
+
+    _for_each_clip(sc, clips, work, "normalize", log)
+
+
+def features_step(
+    sc: Any, clips: dict[str, Path], frontends: list[str], weights: dict[str, Path], device: str, log: Any = None
+) -> None:
+    """DeepSpeech features of each clip's audio, one file per front-end (``audio_<dp>/<clip>.npy``)."""
+    import numpy as np
+
+    from tfk.media import load_audio
+    from tfk_lawdnet.features import frontend_runner
+
+    videos = sc.step_dir("normalize") / "videos"
+    runners: dict[str, Any] = {}
+
+    def prepare() -> None:  # the networks load only when a clip needs them
+        runners.update({dp: frontend_runner(dp, weights[dp], device) for dp in frontends})
+
+    def work(name: str, src: Path) -> dict[str, Any]:
+        wav = load_audio(videos / f"{name}.mp4", sr=16000)
+        rows = {}
+        for dp, run in runners.items():
+            feats = run(wav).astype(np.float32)
+            with atomic_path(sc.out / f"audio_{dp}" / f"{name}.npy") as tmp, tmp.open("wb") as fh:
+                np.save(fh, feats)
+            rows[dp] = int(feats.shape[0])
+        return {"feature_rows": rows}
+
+    _for_each_clip(sc, clips, work, "landmarks", log, prepare=prepare)
+
+
+def dataset_step(sc: Any, clips: dict[str, Path], width: int, frontends: list[str], log: Any = None) -> None:
+    """Frontalised JPEG crops into ``crops_<W>.lmdb`` and ``index.json`` (the training layout)."""
+    import cv2
+    import lmdb
+
+    from tfk.face.track import LandmarkTrack
+    from tfk.media import iter_frames
+    from tfk_lawdnet.crop import align_crop, matrices_from_landmarks
+
+    videos = sc.step_dir("normalize") / "videos"
+    lms = sc.step_dir("landmarks") / "landmarks"
+    env = lmdb.open(str(sc.out / f"crops_{width}.lmdb"), map_size=1 << 38, subdir=True, writemap=False)
+
+    def work(name: str, src: Path) -> dict[str, Any]:
+        mats = matrices_from_landmarks(LandmarkTrack.load_npy(lms / f"{name}.npy").points, width)
+        batch: list[tuple[bytes, bytes]] = []
+
+        def commit() -> None:
+            with env.begin(write=True) as txn:
+                for k, v in batch:
+                    txn.put(k, v)
+            batch.clear()
+
+        n = 0
+        for i, frame in enumerate(iter_frames(videos / f"{name}.mp4")):
+            if i >= len(mats):
+                break
+            crop = align_crop(frame, mats[i], width)
+            ok, buf = cv2.imencode(".jpg", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+            if not ok:
+                raise BadInput(f"{src.name}: JPEG encoding of frame {i} failed")
+            batch.append((f"{name}/{i:06d}".encode(), buf.tobytes()))
+            n += 1
+            if len(batch) >= _COMMIT_EVERY:
+                commit()
+        commit()
+        if n < 9:
+            raise BadInput(f"{src.name}: {n} frames, a training clip needs at least 9")
+        return {"n_frames": n}
+
+    try:
+        records = _for_each_clip(sc, clips, work, "features", log)
+    finally:
+        env.sync()
+        env.close()
     ok = [{"name": n, "n_frames": r["n_frames"]} for n, r in records.items() if r["status"] == "ok"]
     failed = {r["source"]: r["error"] for r in records.values() if r["status"] != "ok"}
     if not ok:
         first = next(iter(failed.items()))
         raise BadInput(f"no usable clip: all {len(failed)} failed (e.g. {Path(first[0]).name}: {first[1]})")
-    index = {"format": FORMAT, "crop_widths": [width], "frontends": list(frontends), "videos": ok, "failed": failed}
-    tmp = out / "index.json.tmp"
-    tmp.write_text(json.dumps(index, indent=1))
-    tmp.replace(out / "index.json")
-    return index
+    index = {
+        "format": FORMAT,
+        "crop_widths": [width],
+        "frontends": list(frontends),
+        "audio_root": "../features",
+        "videos": ok,
+        "failed": failed,
+    }
+    atomic_write_json(sc.out / "index.json", index)
+    sc.info["clips"] = len(ok)
 
 
-def preprocess(ctx, options: dict[str, Any]) -> dict[str, Any]:
-    """The ``tfk_preprocess`` hook body: a one-step resumable pipeline in ``ctx.workspace``."""
+# -------------------------------------------------------------------------------------------- the stage
+def preprocess(ctx: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``tfk_preprocess`` hook body: run (or resume) the four steps in ``ctx.workspace``."""
     from tfk.workspace import Pipeline, Step
     from tfk_lawdnet import artifacts as arts
 
     if ctx.workspace is None:
         raise UsageError("preprocess lawdnet needs --uid (or --workspace)")
     src = Path(options["input"])
-    clips = find_clips(src)
-    names = _clip_names(clips, src if src.is_dir() else None)
-    frontends = _frontends(str(options.get("features") or "dp2"))
-    width = int(options.get("resolution") or 360)
-    landmarks = str(options.get("landmarks") or "dlib")
-    smooth = float(options.get("smooth") if options.get("smooth") is not None else 1.0)
+    found = find_clips(src)
+    clips = dict(zip(clip_names(found, src if src.is_dir() else None), found, strict=True))
+    frontends = FRONTEND_CHOICES[options["features"]]
+    width, backend, smooth = options["resolution"], options["landmarks"], options["smooth"]
     weights = {dp: ctx.require(arts.FRONTEND_ARTIFACT[dp]) for dp in frontends}
-    summary: dict[str, Any] = {}
-
-    def step(sc) -> None:
-        index = build_dataset(
-            clips, sc.out, frontends, weights, width, landmarks, smooth, names, ctx.device, sc.progress, ctx.log
-        )
-        sc.info["clips"] = len(index["videos"])
-        sc.info["failed"] = index["failed"]
-
-    params = {"features": frontends, "width": width, "landmarks": landmarks, "smooth": smooth, "names": names}
-    pipe = Pipeline(ctx.workspace, [Step("dataset", step, version="1", params=params, inputs=clips, resumable=True)])
-    pipe.run(force=ctx.force, from_step=ctx.from_step, until_step=ctx.until_step, progress=ctx.progress)
+    names = list(clips)
+    log = ctx.log
+    steps = [
+        Step(
+            "normalize",
+            lambda sc: normalize_step(sc, clips, log),
+            "1",
+            {"names": names},
+            inputs=found,
+            resumable=True,
+            description="25 fps H.264 with audio, per clip",
+        ),
+        Step(
+            "landmarks",
+            lambda sc: landmarks_step(sc, clips, backend, smooth, log),
+            "1",
+            {"landmarks": backend, "smooth": smooth},
+            resumable=True,
+            description="68-point landmark tracks",
+        ),
+        Step(
+            "features",
+            lambda sc: features_step(sc, clips, frontends, weights, ctx.device, log),
+            "1",
+            {"features": frontends},
+            resumable=True,
+            description="DeepSpeech features at 25 fps",
+        ),
+        Step(
+            "dataset",
+            lambda sc: dataset_step(sc, clips, width, frontends, log),
+            "1",
+            {"width": width},
+            resumable=True,
+            description="frontalised crops (LMDB) and index.json",
+        ),
+    ]
+    Pipeline(ctx.workspace, steps).run(
+        force=ctx.force, from_step=ctx.from_step, until_step=ctx.until_step, progress=ctx.progress
+    )
     root = ctx.workspace.step_dir("dataset")
+    if not (root / "index.json").is_file():  # --until stopped before the last step
+        return {"steps_done": [s.name for s in Pipeline(ctx.workspace, steps).status() if s.state == "done"]}
     index = json.loads((root / "index.json").read_text())
-    summary.update(
-        data_root=str(root),
-        clips=len(index["videos"]),
-        frames=sum(v["n_frames"] for v in index["videos"]),
-        failed=index.get("failed", {}),
-    )
-    return summary
-
-
-def train_stage(ctx, options: dict[str, Any]) -> Path:
-    """The ``tfk_train`` hook body: train on the subject's preprocessed dataset."""
-    from tfk_lawdnet.train import train
-
-    if ctx.workspace is None:
-        raise UsageError("train lawdnet needs --uid (or --workspace)")
-    data_root = ctx.workspace.step_dir("dataset")
-    if not (data_root / "index.json").is_file():
-        raise InputNotFound(
-            f"subject {ctx.workspace.uid} has no LawDNet training data",
-            hint=f"tfk preprocess lawdnet VIDEO_OR_DIR --uid {ctx.workspace.uid}",
-        )
-    preset = str(options.get("preset") or "paper")
-    out = Path(options["out"]) if options.get("out") else ctx.workspace.path("train", preset)
-    stages = [s for s in (options.get("stage") or ()) if s] or None
-    log_dir = ctx.run.dir / "tensorboard" if ctx.run is not None else out / "tensorboard"
-    result = train(
-        data_root,
-        out,
-        stages=stages,
-        preset=preset,
-        resume=bool(options.get("resume", True)),
-        device=ctx.device,
-        nproc=int(options.get("nproc_per_node") or 1),
-        progress=ctx.progress,
-        log_dir=log_dir,
-    )
-    if ctx.run is not None:
-        ctx.run.record_output("generator", result)
-    return Path(result)
+    return {
+        "data_root": str(root),
+        "clips": len(index["videos"]),
+        "frames": sum(v["n_frames"] for v in index["videos"]),
+        "failed": index.get("failed", {}),
+    }

@@ -185,12 +185,16 @@ def prepare_template(
     parity: bool = True,
     progress: Progress | None = None,
     refresh: bool = False,
+    spill_bytes: int = 2 << 30,
 ) -> Template:
     """Preprocess (or load from the cache) a template video for ``mouth``-size inference.
 
+    A cold template is decoded once: the landmark pass keeps the decoded frames in a temporary raw file
+    (up to ``spill_bytes``; beyond that the crops take a second pass) and the crops are cut from it once
+    the smoothed track is known. That pass also checks that the file decodes to its declared length.
     Raises :class:`~tfk.errors.NoFaceFound` when the template has no usable face.
     """
-    from tfk.media import preflight
+    from tfk.media import iter_frames, preflight
 
     source = Path(video).resolve()
     info = preflight(source, video=True, audio=False, decode=False)
@@ -211,13 +215,13 @@ def prepare_template(
             from tfk.media import normalize_video
 
             frames_src = normalize_video(source, tmp / "video25.mp4", fps=25, audio=False)
-        track = _track(frames_src, landmarks, smooth, progress, source)
-        out_w = crop_size(mouth)[1]
+        h, w = crop_size(mouth)
+        spill = _FrameSpill(tmp / "frames.raw", info, spill_bytes)
+        track = _track(spill.tee(iter_frames(frames_src)), landmarks, smooth, progress, source)
+        out_w = w
         mats = matrices_from_landmarks(track.points, out_w)
         n = len(track)
-        h, w = crop_size(mouth)
-        from tfk.media import iter_frames
-
+        _check_length(source, info, n, normalised)
         crops_fh = (tmp / "crops.npy").open("wb")  # streamed: no mapping of the whole array
         np.lib.format.write_array_header_1_0(
             crops_fh,
@@ -228,7 +232,9 @@ def prepare_template(
         ctx = progress.task("lawdnet: template crops", total=n) if progress is not None else None
         task = ctx.__enter__() if ctx is not None else None
         try:
-            for i, frame in enumerate(iter_frames(frames_src)):
+            # the frames kept by the landmark pass (one decode for both), or a second pass when too big
+            frames = spill.frames() if spill.complete else iter_frames(frames_src)
+            for i, frame in enumerate(frames):
                 if i >= n:
                     break
                 crops_fh.write(np.ascontiguousarray(align_crop(frame, mats[i], out_w, parity=parity)).tobytes())
@@ -237,6 +243,7 @@ def prepare_template(
                     task.advance(1)
         finally:
             crops_fh.close()
+            spill.remove()
             if ctx is not None:
                 ctx.__exit__(None, None, None)
         if count != n:
@@ -271,7 +278,59 @@ def prepare_template(
     return _load(cache_dir, source, mouth, parity)
 
 
-def _track(frames_src: Path, backend: str, smooth: float, progress, source: Path):
+class _FrameSpill:
+    """Frames passing through an iterator, kept in a raw temporary file while they fit in ``limit`` bytes."""
+
+    def __init__(self, path: Path, info, limit: int):
+        self.path = path
+        self.shape: tuple[int, ...] | None = None
+        self.count = 0
+        n = int(info.n_frames or 0)
+        frame = int(info.width or 0) * int(info.height or 0) * 3
+        self.limit = limit
+        self.enabled = n > 0 and frame > 0 and n * frame <= limit
+        self.complete = False
+        self._fh = None
+
+    def tee(self, frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
+        try:
+            for frame in frames:
+                if self.enabled:
+                    if self._fh is None:
+                        self.shape = frame.shape
+                        self._fh = self.path.open("wb")
+                    if frame.shape != self.shape or (self.count + 1) * frame.nbytes > self.limit:
+                        self.enabled = False
+                    else:
+                        self._fh.write(np.ascontiguousarray(frame, np.uint8).tobytes())
+                        self.count += 1
+                yield frame
+            self.complete = self.enabled and self._fh is not None
+        finally:
+            if self._fh is not None:
+                self._fh.close()
+
+    def frames(self) -> Iterator[np.ndarray]:
+        assert self.shape is not None
+        size = int(np.prod(self.shape))
+        with self.path.open("rb") as fh:
+            for _ in range(self.count):
+                yield np.frombuffer(fh.read(size), np.uint8).reshape(self.shape)
+
+    def remove(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def _check_length(source: Path, info, n: int, normalised: bool) -> None:
+    """The template decoded to (about) its declared length; else it is truncated (exit 65)."""
+    from tfk.errors import TruncatedMedia
+
+    declared = (info.video_duration or info.duration or 0.0) * 25.0 if normalised else float(info.n_frames or 0)
+    if declared and declared - n > max(2.0, 0.01 * declared):
+        raise TruncatedMedia(f"{source} is truncated: video decodes to {n} frames of a declared {declared:.0f}")
+
+
+def _track(frames_src, backend: str, smooth: float, progress, source: Path):
     from tfk.face.tracking import track_landmarks
 
     try:

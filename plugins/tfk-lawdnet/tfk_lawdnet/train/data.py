@@ -5,7 +5,8 @@ Layout of ``<data_root>`` (format ``tfk-lawdnet-train/1``)::
     index.json                  {"format": "tfk-lawdnet-train/1",
                                  "crop_widths": [640],              # W of every crops_<W>.lmdb present
                                  "frontends": ["dp1", "dp2"],       # every audio_<dp>/ directory present
-                                 "videos": [{"name": "WDA_x", "n_frames": 200}, ...]}
+                                 "videos": [{"name": "WDA_x", "n_frames": 200}, ...],
+                                 "audio_root": "../features"}       # optional: where audio_<dp>/ lives
     crops_<W>.lmdb/             an LMDB environment (a directory); key  b"<video>/<frame:06d>"  (UTF-8,
                                 frame 0-based) -> the JPEG or PNG bytes of the frontalised RGB face crop of
                                 size int(1.3*W) x W (W=640 gives 832x640, what the original trains from)
@@ -101,6 +102,8 @@ class TrainData:
         self.videos: list[dict[str, Any]] = list(self.index.get("videos") or [])
         self.crop_widths = sorted(int(w) for w in self.index.get("crop_widths") or [])
         self.frontends = list(self.index.get("frontends") or [])
+        # feature files may live in a sibling step directory (``"audio_root": "../features"``)
+        self.audio_root = (self.root / str(self.index.get("audio_root") or ".")).resolve()
         if not self.videos or not self.crop_widths:
             raise BadInput(f"{idx_path} lists no videos or no crops")
         self._env = None
@@ -139,7 +142,7 @@ class TrainData:
     def audio(self, video: str, frontend: str) -> np.ndarray:
         key = (video, frontend)
         if key not in self._audio:
-            path = self.root / f"audio_{frontend}" / f"{video}.npy"
+            path = self.audio_root / f"audio_{frontend}" / f"{video}.npy"
             if not path.is_file():
                 raise InputNotFound(f"audio features missing: {path}", hint=f"preprocess with the {frontend} front-end")
             arr = np.load(path).astype(np.float32)

@@ -1,4 +1,6 @@
-"""Plugin discovery, fault-isolated loading and per-model dispatch.
+"""The registry: plugin discovery, fault-isolated loading, per-model dispatch, and the artifact table.
+
+(Not to be confused with :mod:`tfk.plugin`, the public API plugin authors import.)
 
 Plugins come from the entry-point group ``tfk.plugins`` (entry-point name = model name) and, for
 development and tests, from ``TFK_PLUGIN_MODULES="name=package.module,..."``. Each is imported and
@@ -6,6 +8,11 @@ registered inside its own guard: a plugin that raises is recorded as ``broken`` 
 that raises :class:`tfk.errors.PluginUnavailable` (or whose ``tfk_available`` returns a reason) as
 ``unavailable``, and nothing else is affected. ``TFK_DISABLE_PLUGINS=a,b`` blocks plugins by name;
 ``TFK_LOAD_PLUGINS=a,b`` loads only those (an empty value loads none).
+
+The core toolboxes declare their shared artifacts the same way: a module with a ``tfk_artifacts`` hook,
+registered under the entry-point group ``tfk.toolboxes`` (tfk's own are listed in :data:`TOOLBOXES`).
+The registry collects every declaration and hands the table to the weights store
+(:func:`tfk.weights.catalog.set_declared`); the store never looks for plugins itself.
 """
 
 from __future__ import annotations
@@ -25,6 +32,15 @@ if TYPE_CHECKING:
     from tfk.weights.artifact import Artifact
 
 GROUP = "tfk.plugins"
+TOOLBOX_GROUP = "tfk.toolboxes"
+
+#: tfk's own toolboxes that declare artifacts (also declared in the group ``tfk.toolboxes``)
+TOOLBOXES: dict[str, str] = {
+    "audio": "tfk.audio.artifacts",
+    "face": "tfk.face.artifacts",
+    "metrics": "tfk.metrics.artifacts",
+    "tdmm": "tfk.tdmm.artifacts",
+}
 
 #: official models and the distribution that provides each
 OFFICIAL: dict[str, str] = {
@@ -112,6 +128,8 @@ class Registry:
         disabled = set(_split_env("TFK_DISABLE_PLUGINS") or [])
         for name, modpath, dist, version, origin in self._candidates():
             if name in self.plugins:
+                if self.plugins[name].module is not None and self.plugins[name].module.__name__ == modpath:
+                    continue  # the same module declared twice (installed and named in TFK_PLUGIN_MODULES)
                 self.warnings.append(
                     f"plugin name {name!r} from {dist or modpath} duplicates one already loaded; ignored"
                 )
@@ -128,7 +146,36 @@ class Registry:
                 )
                 continue
             self.plugins[name] = self._load_one(name, modpath, dist, version, origin)
+        self._load_toolboxes()
+        from tfk.weights import catalog
+
+        catalog.set_declared(self.artifacts.values())
         return self
+
+    def _load_toolboxes(self) -> None:
+        """Shared artifact declarations of the toolboxes (a toolbox that is not installed is skipped)."""
+        from importlib.metadata import entry_points
+
+        mods = dict(TOOLBOXES)
+        for ep in entry_points(group=TOOLBOX_GROUP):
+            mods.setdefault(ep.name, ep.value)
+        for name, modpath in mods.items():
+            try:
+                module = importlib.import_module(modpath)
+            except ImportError as exc:
+                if exc.name and (modpath == exc.name or modpath.startswith(exc.name + ".")):
+                    continue  # the toolbox (an extra) is not installed
+                self.warnings.append(f"toolbox {name}: cannot import {modpath}: {_describe_exc(exc)}")
+                continue
+            hook = getattr(module, "tfk_artifacts", None)
+            if hook is None:
+                self.warnings.append(f"toolbox {name}: {modpath} has no tfk_artifacts hook")
+                continue
+            for art in hook() or []:
+                if art.namespace != "shared":
+                    self.warnings.append(f"toolbox {name}: artifact {art.id} is not shared/; ignored")
+                    continue
+                self.artifacts.setdefault(art.id, art)
 
     def _load_one(self, name: str, modpath: str, dist: str | None, version: str | None, origin: str) -> LoadedPlugin:
         lp = LoadedPlugin(name, "ok", dist=dist, version=version, origin=origin)
@@ -219,14 +266,18 @@ class Registry:
             raise errors.Unavailable(f"plugin '{name}' is unavailable here: {lp.reason}", hint=f"tfk doctor {name}")
         return lp
 
-    def dispatch(self, name: str, verb: str, ctx: StageContext, options: dict[str, Any]) -> Any:
-        """Run ``verb`` of model ``name``: that plugin's hook and no other."""
+    def stage(self, name: str, verb: str) -> LoadedPlugin:
+        """The usable plugin ``name`` that implements ``verb``, or a typed error saying why not."""
         lp = self.get(name)
         if verb not in lp.stages:
             raise errors.StageNotImplemented(
                 f"{name} does not implement {verb}",
                 hint=f"{name} implements: {', '.join(lp.stages) or 'nothing'}",
             )
+        return lp
+
+    def dispatch(self, name: str, verb: str, ctx: StageContext, options: dict[str, Any]) -> Any:
+        """Call ``verb``'s hook of model ``name`` and no other (the caller checked :meth:`stage`)."""
         return self._call(name, HOOK_FOR_STAGE[verb], ctx=ctx, options=options)
 
     def doctor_checks(self, name: str) -> list[Any]:
