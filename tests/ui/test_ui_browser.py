@@ -46,7 +46,7 @@ def tiny_lawdnet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def page(tfk_home, tfk_cli, tiny_lawdnet, tmp_path):
+def page(tfk_home, tfk_cli, tiny_lawdnet, tmp_path, request):
     """(url, driver): the page with echo and lawdnet tabs, weights imported, and a headless Chromium."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -69,7 +69,7 @@ def page(tfk_home, tfk_cli, tiny_lawdnet, tmp_path):
     finally:
         shot_dir = Path(os.environ.get("TFK_TEST_ARTIFACTS") or tmp_path)
         shot_dir.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(str(shot_dir / "tfk-ui.png"))
+        driver.save_screenshot(str(shot_dir / f"tfk-ui-{request.node.name}.png"))
         driver.quit()
         app.close()
 
@@ -157,13 +157,13 @@ def test_missing_weights_then_a_text_file_gets_the_clis_error_line(page, tfk_cli
     _open_tab(driver, "echo")
     weights = _wait(lambda: driver.find_element(By.ID, "weights-echo").text)
     assert "echo/model" in weights and "tfk weights pull echo/model" in weights
-    assert not driver.find_element(By.ID, "run-echo").is_displayed()
+    assert not [b for b in driver.find_elements(By.ID, "run-echo") if b.is_displayed()]
 
     mirror = tmp_path / "mirror"
     (mirror / "sha256" / WEIGHTS_SHA256).mkdir(parents=True)
     (mirror / "sha256" / WEIGHTS_SHA256 / "echo-model.bin").write_bytes(WEIGHTS_BYTES)
     monkeypatch.setenv("TFK_WEIGHTS_MIRROR", mirror.as_uri())
-    assert tfk_cli("weights", "pull", "echo").exit_code == 0
+    assert tfk_cli("weights", "pull", "echo/model").exit_code == 0
     driver.refresh()  # a reload re-checks the store: the form is there now
     _open_tab(driver, "echo")
     run = _wait(lambda: [b for b in driver.find_elements(By.ID, "run-echo") if b.is_displayed()])

@@ -134,8 +134,9 @@ def run_job(
 
 def _widget(gr: Any, model: str, field: Field) -> Any:
     common = {"label": field.label, "info": field.help or None, "elem_id": f"{model}-opt-{field.dest}"}
-    if field.kind == "file":
-        return gr.File(type="filepath", file_count="single", **common)
+    if field.kind == "file":  # gr.File has no help line: the help goes into the label
+        label = f"{field.label}: {field.help}" if field.help else field.label
+        return gr.File(type="filepath", file_count="single", label=label, elem_id=common["elem_id"])
     if field.kind == "flag":
         return gr.Checkbox(value=bool(field.default), **common)
     if field.kind == "integer":
