@@ -98,6 +98,16 @@ def test_not_media(tmp_path: Path) -> None:
     _check_one_line(exc.value, path)
 
 
+@pytest.mark.parametrize("name", ["notes.txt", "readme.nfo"])
+def test_a_text_file_is_not_taken_for_ansi_art_video(tmp_path: Path, name: str) -> None:
+    # ffmpeg's tty demuxer opens any .txt/.nfo as a 640x400 "ANSI art" video: that is not media to a user
+    path = tmp_path / name
+    path.write_text("this is not a video\n" * 50)
+    with pytest.raises(errors.NotMediaFile, match="not a media file") as exc:
+        preflight(path, video=True)
+    _check_one_line(exc.value, path)
+
+
 def test_zero_byte_file_is_not_media(tmp_path: Path) -> None:
     path = synth.make_zero_length(tmp_path / "empty.mp4", kind="empty")
     with pytest.raises(errors.NotMediaFile, match="empty") as exc:

@@ -91,6 +91,15 @@ def _mount_weights() -> None:
 _mount_weights()
 
 
+def _mount_ui() -> None:
+    from tfk.cli.ui import ui_cmd
+
+    app.command("ui")(ui_cmd)
+
+
+_mount_ui()
+
+
 def build_command():
     """The click command for the whole CLI."""
     from tfk.cli.stages import VerbGroup

@@ -29,6 +29,10 @@ _MAGIC: tuple[tuple[int, bytes, str], ...] = (
 )
 
 
+#: ffmpeg demuxers that take any text file (chosen by extension: .txt, .nfo, ...) as an "ANSI art" video
+TEXT_DEMUXERS = frozenset({"tty", "bin", "xbin", "adf", "idf"})
+
+
 def sniff_container(path: Path) -> str | None:
     """The container family named by the file's first bytes, or None."""
     try:
@@ -67,7 +71,7 @@ def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
 
     p = check_input_file(path)
     try:
-        return av.open(str(p), mode="r")
+        container = av.open(str(p), mode="r")
     except PermissionError:
         raise InputNotFound(f"{p}: permission denied") from None
     except (av.error.FFmpegError, OSError, ValueError) as exc:
@@ -78,3 +82,7 @@ def open_input(path: str | os.PathLike[str]) -> av.container.InputContainer:
                 f"{p} looks like {kind} media but cannot be read (truncated or damaged: {reason})"
             ) from None
         raise NotMediaFile(f"{p} is not a media file ({reason})") from None
+    if container.format.name in TEXT_DEMUXERS:
+        container.close()
+        raise NotMediaFile(f"{p} is not a media file (text: ffmpeg would only render it as ANSI art)")
+    return container
