@@ -168,7 +168,7 @@ def run_torchrun(argv: list[str], spec: Launch) -> None:
 
 def maybe_launch(command: Any, model: str, values: dict[str, Any]) -> bool:
     """Called by ``tfk train MODEL``: pop the launcher options; run torchrun and return True when needed."""
-    from tfk.plugins import load_registry
+    from tfk.registry import load_registry
 
     info = load_registry().get(model).info
     own = {o.dest for o in info.options_for("train")} if info is not None else set()

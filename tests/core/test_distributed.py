@@ -29,7 +29,7 @@ def ddp_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def _command():
     from tfk.cli.stages import ModelCommand
-    from tfk.plugins import load_registry
+    from tfk.registry import load_registry
 
     return ModelCommand("train", "ddpfake", load_registry().get("ddpfake").info)
 
@@ -55,7 +55,7 @@ def test_worker_command_line_round_trips_through_click(ddp_env, tmp_path):
 
 
 def cmd_info():
-    from tfk.plugins import load_registry
+    from tfk.registry import load_registry
 
     return load_registry().get("ddpfake").info
 

@@ -158,7 +158,7 @@ class _Stop:
 
 def run_batch(cfg: BatchConfig, reporter: BatchReporter | None = None) -> int:
     """Run the batch; returns the exit code (0: every job done, else the first failed job's code)."""
-    from tfk.plugins import load_registry
+    from tfk.registry import load_registry
     from tfk.workspace import Workspace
 
     jobs = load_jobs(cfg.jobs_path)
