@@ -9,8 +9,8 @@ What was chosen, and why, is recorded with the template and told to the user.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
