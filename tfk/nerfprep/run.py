@@ -26,7 +26,7 @@ def preprocess(
 ) -> tuple[Path | None, list[StepStatus]]:
     """Build and run the pipeline; returns (the subject folder or ``None`` when stopped early, step results).
 
-    Skipped steps (missing weights/tools) are logged as warnings with their reason.
+    Skipped steps (missing weights/tools) are reported on stderr with their reason.
     """
     from tfk.nerfprep.layout import DATASET, subject_dir
     from tfk.nerfprep.steps import build_steps, skipped_reason
@@ -38,7 +38,10 @@ def preprocess(
         d = workspace.step_dir(step.name)
         why = skipped_reason(d) if d.is_dir() else None
         if why:
-            lg.warning("step %s skipped: %s", step.name, why)
+            from tfk.console import warn
+
+            lg.info("step %s skipped: %s", step.name, why)
+            warn(f"step {step.name} skipped: {why}")
     if not (workspace.step_dir(DATASET) / ".done.json").is_file() or until_step not in (None, DATASET):
         return None, results
     return subject_dir(workspace), results

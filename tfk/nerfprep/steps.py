@@ -248,14 +248,11 @@ def _head_video(cfg: PrepConfig):
         x1, y1, x2, y2 = box["head_bbox"]
         w, h = box["frame_size"]
         crop = None if (x1, y1, x2, y2) == (0, 0, w, h) else (x1, y1, x2 - x1, y2 - y1)
-        out = normalize_video(
-            _video(sc),
-            sc.out / "face_data.mp4",
-            fps=cfg.fps,
-            crop=crop,
-            size=(cfg.head_size, cfg.head_size),
-            audio=True,
-        )
+        size = (cfg.head_size, cfg.head_size)
+        out = normalize_video(_video(sc), sc.out / "face_data.mp4", fps=cfg.fps, crop=crop, size=size, audio=True)
+        alpha = _alpha(sc)
+        if alpha is not None:  # the matte of the head video, for parsing
+            normalize_video(alpha, sc.out / "face_alpha.mp4", fps=cfg.fps, crop=crop, size=size, audio=False)
         sc.info.update(frames=count_frames(out, exact=True), size=cfg.head_size, crop=crop)
 
     return Step(
@@ -349,32 +346,53 @@ def _landmarks(cfg: PrepConfig):
     return Step("landmarks", fn, "2", params, after=["frames"], description="68-point landmarks (ori_imgs/<i>.lms)")
 
 
+def _matte_backgrounds(frames: Iterator[Any], alphas: Iterator[Any], colour) -> Iterator[tuple[Any, Any]]:
+    """(frame, background) pairs that encode the matte for the landmark parsing fallback: the known solid colour
+    where the matte is background, the frame's negative (maximally different) where it is the person."""
+    import numpy as np
+
+    bg = np.array(colour, np.uint8)
+    for f, a in zip(frames, alphas, strict=False):
+        person = a[..., 0] >= 128
+        yield f, np.where(person[..., None], 255 - f, bg).astype(np.uint8)
+
+
 def _parsing(cfg: PrepConfig):
     def fn(sc: StepContext) -> None:
         import cv2
         import numpy as np
 
-        from tfk.face.parsing import parse_regions, write_parsing_png
+        from tfk.face.parsing import bisenet_available, landmark_parsing, parse_regions, write_parsing_png
+        from tfk.media import iter_frames
 
         frames = sc.step_dir("frames") / "ori_imgs"
         lms = np.load(sc.step_dir("landmarks") / "landmarks.npy")
-        plate = None
-        matted = (sc.step_dir("matting") / "input.mp4").is_file()
-        if matted:  # the matted clip has a known solid background: the fallback uses it
-            first = next(iter_images(frames))
-            plate = np.empty_like(first)
-            plate[:] = np.array(cfg.background, np.uint8)
+        alpha = sc.step_dir("head_video") / "face_alpha.mp4"
+        use_net = cfg.parsing == "bisenet" or (cfg.parsing == "auto" and bisenet_available())
+        if use_net:
+            results = parse_regions(iter_images(frames), lms, "bisenet", None, cfg.device)
+        elif alpha.is_file():  # matted clip: the matte separates the person from the background
+            pairs = _matte_backgrounds(iter_images(frames), iter_frames(alpha), cfg.background)
+            results = (landmark_parsing(f, lm, bg) for (f, bg), lm in zip(pairs, lms, strict=False))
+        else:
+            results = (landmark_parsing(f, lm) for f, lm in zip(iter_images(frames), lms, strict=False))
         (sc.out / "parsing").mkdir()
         quality = method = None
+        n = 0
         with _task(sc, "parsing", len(lms)) as task:
-            for i, res in enumerate(parse_regions(iter_images(frames), lms, cfg.parsing, plate, cfg.device)):
+            for i, res in enumerate(results):
                 write_parsing_png(sc.out / "parsing" / f"{i}.png", res.regions)
                 if res.labels is not None:
                     (sc.out / "parsing_label").mkdir(exist_ok=True)
                     cv2.imwrite(str(sc.out / "parsing_label" / f"{i}.png"), res.labels)
                 quality, method = res.quality, res.info.get("method")
+                n += 1
                 if task is not None:
                     task.advance(1)
+        if n != len(lms):
+            raise BadInput(f"parsing produced {n} masks for {len(lms)} frames")
+        if method and alpha.is_file() and not use_net:
+            method = "landmarks+matte"
         sc.info.update(quality=quality, method=method)
 
     return Step(
@@ -382,7 +400,7 @@ def _parsing(cfg: PrepConfig):
         fn,
         "1",
         {"prefer": cfg.parsing},
-        after=["frames", "landmarks", "matting"],
+        after=["frames", "landmarks", "head_video"],
         description="face parsing (parsing/<i>.png)",
     )
 

@@ -1,0 +1,283 @@
+"""``tfk preprocess ernerf``: end to end on a synthetic subject and on the shared real clip, the contract of every
+output (reference notes 8.2), resumability (interrupt -> resume; a changed option redoes only its dependants),
+skipped steps with visible reasons, and the error cases. CPU only, no network, no real weights: BFM 2009 is
+replaced by the BFM-structured synthetic model, RVM by a checkpoint in the published layout whose matte is 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfk.nerfprep.testing import check_contract, identity_rvm_checkpoint, no_face_clip, synthetic_3dmm, two_face_clip
+
+FAST = ["--head-size", "128", "--tracking", "landmarks", "--track-preset", "tiny"]
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory) -> dict[str, Path]:
+    """Synthetic 3DMM, identity-matte RVM checkpoint, and a 1.6 s 128² synthetic talking subject (40 frames)."""
+    from tfk.testing.synth import make_talking_clip
+
+    d = tmp_path_factory.mktemp("ernerf_assets")
+    return {
+        "bfm": synthetic_3dmm(d / "bfm"),
+        "rvm": identity_rvm_checkpoint(d / "rvm_mobilenetv3.pth"),
+        "clip": make_talking_clip(d / "subject.mp4", seconds=1.6, size=128),
+    }
+
+
+def _states(ws_root: Path) -> dict[str, str]:
+    from tfk.workspace import Pipeline, Workspace
+    from tfk.workspace.pipeline import load_plan
+
+    ws = Workspace.for_subject("ernerf", "synth", ws_root)
+    return {s.name: s.state for s in Pipeline(ws, load_plan(ws)).status()}
+
+
+@pytest.mark.slow
+def test_synthetic_end_to_end_resume_and_dependants(tfk_cli, synthetic_clip, assets, tmp_path, monkeypatch):
+    import tfk.face.parsing as parsing
+
+    ws = tmp_path / "ws"
+    args = [
+        "preprocess",
+        "ernerf",
+        str(synthetic_clip),
+        "--uid",
+        "synth",
+        "--workspace",
+        str(ws),
+        "--max-seconds",
+        "1.6",
+        "--matting-weights",
+        str(assets["rvm"]),
+        "--bfm",
+        str(assets["bfm"]),
+        *FAST,
+    ]
+
+    # Ctrl-C in the middle of the gt/torso images: earlier steps are published, nothing half-written is kept
+    real, calls = parsing.torso_and_gt_images, []
+
+    def interrupted(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(parsing, "torso_and_gt_images", interrupted)
+    r = tfk_cli(*args)
+    assert r.exit_code == 130, r.stderr
+    monkeypatch.undo()
+    st = _states(ws)
+    assert [st[n] for n in ("normalize", "matting", "head_region", "head_video", "frames", "parsing")] == ["done"] * 6
+    assert st["images"] == "missing" and st["dataset"] == "missing"
+    assert not (ws / "steps" / "images").exists() and not (ws / "steps" / "dataset").exists()
+    assert not [p for p in (ws / "steps").iterdir() if ".tmp-" in p.name]
+    frames_done = (ws / "steps" / "frames" / ".done.json").read_text()
+
+    # resume: only the unfinished steps run
+    r = tfk_cli(*args)
+    assert r.exit_code == 0, r.stderr
+    out = Path(r.stdout.strip().splitlines()[-1])
+    assert out == ws / "steps" / "dataset"
+    assert (ws / "steps" / "frames" / ".done.json").read_text() == frames_done
+    assert "warning: step audio_features skipped: DeepSpeech" in r.stderr  # visible reason for the missing weights
+
+    facts = check_contract(out, "ernerf", expected_frames=40)
+    md = facts["model_data"]
+    assert facts["split"] == (36, 4)
+    assert md["complete"] is False and set(md["skipped"]) == {"matting", "audio_features"}
+    assert md["audio_features"]["layout"] == "[N,16,29] AD-NeRF DeepSpeech windows"
+    assert not (out / "aud_ds.npy").exists()
+    assert md["blinks"]["source"] == "landmark-ear-estimate" and "not OpenFace" in md["blinks"]["note"]
+    assert md["parsing"]["quality"] == "fallback"
+    assert md["matting"]["skipped"] == "matting disabled (--matting none)" and md["video_file"] is None
+    assert md["head_region_used_as_is"] is True and md["head_region"] == [0, 0, 128, 128]
+
+    # tfk status names every step, all done
+    r = tfk_cli("status", "ernerf", "--uid", "synth", "--workspace", str(ws), "--json")
+    rows = json.loads(r.stdout)["steps"]
+    names = [s["step"] for s in rows]
+    assert names[:12] == [
+        "normalize",
+        "matting",
+        "head_region",
+        "head_video",
+        "audio",
+        "audio_features",
+        "frames",
+        "landmarks",
+        "parsing",
+        "background",
+        "images",
+        "blinks",
+    ]
+    assert names[-1] == "dataset" and "track_write" in names
+    assert {s["state"] for s in rows} == {"done"}
+
+    # re-run: everything cached; a changed audio front-end redoes only its step and the dataset
+    r = tfk_cli(*args)
+    assert r.exit_code == 0
+    stamp = {n: (ws / "steps" / n / ".done.json").read_text() for n in names}
+    r = tfk_cli(*args, "--audio-features", "hubert")
+    assert r.exit_code == 0, r.stderr
+    changed = {n for n in names if (ws / "steps" / n / ".done.json").read_text() != stamp[n]}
+    assert changed == {"audio_features", "dataset"}
+    md = json.loads((out / "model_data.json").read_text())
+    assert md["audio_features"]["kind"] == "hubert" and "transformers" in md["skipped"]["audio_features"]
+
+
+@pytest.mark.slow
+def test_shared_real_clip(tfk_cli, shared_media, assets, tmp_path):
+    import cv2
+
+    ws = tmp_path / "ws"
+    r = tfk_cli(
+        "preprocess",
+        "ernerf",
+        str(shared_media / "WDA_KatieHill_000.mp4"),
+        "--uid",
+        "katie",
+        "--workspace",
+        str(ws),
+        "--max-seconds",
+        "1.6",
+        "--matting",
+        "none",
+        "--bfm",
+        str(assets["bfm"]),
+        *FAST,
+    )
+    assert r.exit_code == 0, r.stderr
+    out = Path(r.stdout.strip().splitlines()[-1])
+    facts = check_contract(out, "ernerf", expected_frames=40)
+    md = facts["model_data"]
+    assert md["head_region_used_as_is"] is True  # a 512² HDTF head crop is kept as is
+    assert md["skipped"]["matting"] == "matting disabled (--matting none)"
+    # the plate reproduces the static background where the person never is
+    from tfk.face.parsing import colour_mask_to_regions
+
+    frames = [cv2.imread(str(out / "ori_imgs" / f"{i}.jpg")).astype(np.float32) for i in range(0, 40, 4)]
+    bg_always = np.ones(frames[0].shape[:2], bool)
+    for i in range(40):
+        bg_always &= colour_mask_to_regions(cv2.imread(str(out / "parsing" / f"{i}.png"))) == 0
+    assert bg_always.mean() > 0.05
+    median = np.median(np.stack(frames), axis=0)
+    bc = cv2.imread(str(out / "bc.jpg")).astype(np.float32)
+    assert np.abs(bc - median)[bg_always].mean() < 8.0
+
+
+def test_matting_with_a_checkpoint_in_the_published_layout(tfk_cli, assets, tmp_path):
+    """RVM runs through the real loader and compositor (a matte of 1: the composite is the clip itself)."""
+    from tfk.media import iter_frames
+
+    ws = tmp_path / "ws"
+    r = tfk_cli(
+        "preprocess",
+        "ernerf",
+        str(assets["clip"]),
+        "--uid",
+        "m",
+        "--workspace",
+        str(ws),
+        "--until",
+        "head_video",
+        "--matting-weights",
+        str(assets["rvm"]),
+        "--bfm",
+        str(assets["bfm"]),
+        *FAST,
+    )
+    assert r.exit_code == 0, r.stderr
+    m = ws / "steps" / "matting"
+    info = json.loads((m / ".done.json").read_text())["info"]
+    assert info["frames"] == 40 and info["background"] == [128, 128, 128]
+    for src, alpha, comp in zip(
+        iter_frames(ws / "steps" / "normalize" / "input_temp.mp4"),
+        iter_frames(m / "alpha.mp4"),
+        iter_frames(m / "input.mp4"),
+        strict=True,
+    ):
+        assert alpha.min() >= 250
+        assert np.abs(comp.astype(int) - src.astype(int)).mean() < 3.0
+    assert (ws / "steps" / "head_video" / "face_alpha.mp4").is_file()
+    assert not (ws / "steps" / "frames").exists()  # --until stops there
+
+
+def test_matting_skipped_without_weights(tfk_cli, assets, tmp_path):
+    ws = tmp_path / "ws"
+    r = tfk_cli(
+        "preprocess", "ernerf", str(assets["clip"]), "--uid", "w", "--workspace", str(ws), "--until", "matting", *FAST
+    )
+    assert r.exit_code == 0, r.stderr
+    assert "step matting skipped: RVM weights are not in the weights store (tfk weights pull shared/rvm_mobilenetv3)" in (
+        r.stderr
+    )
+    assert not (ws / "steps" / "matting" / "input.mp4").exists()
+
+
+def test_too_short_clip(tfk_cli, tmp_path, assets):
+    from tfk.testing.synth import make_talking_clip
+
+    clip = make_talking_clip(tmp_path / "short.mp4", seconds=0.8, size=128)
+    ws = tmp_path / "ws"
+    r = tfk_cli(
+        "preprocess",
+        "ernerf",
+        str(clip),
+        "--uid",
+        "s",
+        "--workspace",
+        str(ws),
+        "--matting",
+        "none",
+        "--bfm",
+        str(assets["bfm"]),
+        *FAST,
+    )
+    assert r.exit_code == 65
+    assert "clip too short: 20 frames" in r.stderr and "at least 32 frames" in r.stderr
+    assert not (ws / "steps" / "normalize").exists()
+    assert not [p for p in (ws / "steps").iterdir() if p.name != "pipeline.json"]
+
+
+def test_no_face_and_two_faces(tfk_cli, tmp_path, assets, synthetic_clip):
+    ws = tmp_path / "ws"
+    common = ["--matting", "none", "--bfm", str(assets["bfm"]), "--max-seconds", "1.6", *FAST]
+    r = tfk_cli(
+        "preprocess",
+        "ernerf",
+        str(no_face_clip(tmp_path / "noface.mp4")),
+        "--uid",
+        "n",
+        "--workspace",
+        str(ws / "n"),
+        *common,
+    )
+    assert r.exit_code == 65
+    assert "no face found in any of the" in r.stderr and "sampled frames (0, " in r.stderr
+    assert not (ws / "n" / "steps" / "head_region").exists()
+
+    two = two_face_clip(synthetic_clip, tmp_path / "two.mp4")
+    r = tfk_cli("preprocess", "ernerf", str(two), "--uid", "t", "--workspace", str(ws / "t"), *common)
+    assert r.exit_code == 65
+    assert "more than one face in sampled frames 0, " in r.stderr
+
+
+def test_options_are_typed_with_defaults_and_module_is_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tfk_ernerf.preprocess as p, tfk_ernerf.plugin;"
+        "assert not {'torch','cv2','numpy'} & set(sys.modules), sorted({'torch','cv2','numpy'} & set(sys.modules));"
+        "o={x.dest: x for x in p.OPTIONS};"
+        "a=o['audio_features']; assert a.choices==('deepspeech','hubert','wav2vec') and a.default=='deepspeech';"
+        "assert o['matting'].default=='rvm' and o['head_size'].type is int and o['head_size'].default==512;"
+        "assert o['input'].argument and o['input'].media=='video+audio'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
