@@ -38,26 +38,12 @@ def _states(ws_root: Path) -> dict[str, str]:
 
 
 @pytest.mark.slow
-def test_synthetic_end_to_end_resume_and_dependants(tfk_cli, synthetic_clip, assets, tmp_path, monkeypatch):
+def test_synthetic_end_to_end_resume_and_dependants(tfk_cli, assets, tmp_path, monkeypatch):
     import tfk.face.parsing as parsing
 
     ws = tmp_path / "ws"
-    args = [
-        "preprocess",
-        "ernerf",
-        str(synthetic_clip),
-        "--uid",
-        "synth",
-        "--workspace",
-        str(ws),
-        "--max-seconds",
-        "1.6",
-        "--matting-weights",
-        str(assets["rvm"]),
-        "--bfm",
-        str(assets["bfm"]),
-        *FAST,
-    ]
+    args = ["preprocess", "ernerf", str(assets["clip"]), "--uid", "synth", "--workspace", str(ws)]
+    args += ["--matting", "none", "--bfm", str(assets["bfm"]), *FAST]
 
     # Ctrl-C in the middle of the gt/torso images: earlier steps are published, nothing half-written is kept
     real, calls = parsing.torso_and_gt_images, []
@@ -120,15 +106,17 @@ def test_synthetic_end_to_end_resume_and_dependants(tfk_cli, synthetic_clip, ass
     assert {s["state"] for s in rows} == {"done"}
 
     # re-run: everything cached; a changed audio front-end redoes only its step and the dataset
+    stamp = {n: (ws / "steps" / n / ".done.json").read_text() for n in names}
     r = tfk_cli(*args)
     assert r.exit_code == 0
-    stamp = {n: (ws / "steps" / n / ".done.json").read_text() for n in names}
+    assert {n for n in names if (ws / "steps" / n / ".done.json").read_text() != stamp[n]} == set()
     r = tfk_cli(*args, "--audio-features", "hubert")
     assert r.exit_code == 0, r.stderr
     changed = {n for n in names if (ws / "steps" / n / ".done.json").read_text() != stamp[n]}
     assert changed == {"audio_features", "dataset"}
     md = json.loads((out / "model_data.json").read_text())
-    assert md["audio_features"]["kind"] == "hubert" and "transformers" in md["skipped"]["audio_features"]
+    why = md["skipped"]["audio_features"]  # no transformers, or no HuBERT weights, depending on the environment
+    assert md["audio_features"]["kind"] == "hubert" and ("transformers" in why or "hubert-large-ls960-ft" in why)
 
 
 @pytest.mark.slow
