@@ -33,6 +33,15 @@ def preprocess(
 
     lg = logger or log
     pipe = Pipeline(workspace, build_steps(workspace, video, cfg))
+    done = workspace.step_dir("normalize") / ".done.json"
+    if cfg.layout == "dfrf" and done.is_file() and not force and from_step is None:
+        import json
+
+        from tfk.nerfprep.steps import check_references
+
+        frames = json.loads(done.read_text()).get("info", {}).get("frames")
+        if frames:  # the clip is known: refuse bad reference frames before any work
+            check_references(cfg, int(frames))
     results = pipe.run(force=force, from_step=from_step, until_step=until_step, progress=progress)
     for step in pipe.steps:
         d = workspace.step_dir(step.name)

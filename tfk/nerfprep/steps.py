@@ -172,12 +172,7 @@ def _normalize(video: Path, cfg: PrepConfig):
         info = probe(out)
         sc.info.update(frames=n, width=info.width, height=info.height, seconds=round(n / cfg.fps, 3))
 
-    params = {
-        "fps": cfg.fps,
-        "max_seconds": cfg.max_seconds,
-        "min_frames": cfg.min_frames,
-        "references": list(cfg.references or ()) if cfg.layout == "dfrf" else None,
-    }
+    params = {"fps": cfg.fps, "max_seconds": cfg.max_seconds, "min_frames": cfg.min_frames}
     return Step("normalize", fn, "1", params, [video], after=[], description="H.264 at 25 fps (input_temp.mp4)")
 
 
