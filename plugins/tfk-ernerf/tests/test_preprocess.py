@@ -16,6 +16,17 @@ from tfk.nerfprep.testing import check_contract, identity_rvm_checkpoint, no_fac
 FAST = ["--head-size", "128", "--tracking", "landmarks", "--track-preset", "tiny"]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """The suite shares 2 cores with other jobs: one intra-op thread avoids OpenMP oversubscription stalls."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory) -> dict[str, Path]:
     """Synthetic 3DMM, identity-matte RVM checkpoint, and a 1.6 s 128² synthetic talking subject (40 frames)."""
