@@ -145,6 +145,7 @@ def assemble(sc, ws, cfg, video: Path, track_names: list[str]) -> None:
         arr = np.load(feat_file, mmap_mode="r")
         check_rows(arr, n, str(feat.get("kind")))
         feat["shape"] = list(arr.shape)
+        feat["dim"] = int(arr.shape[-1])  # the network input width (audio_in_dim)
         _link(feat_file, root / feat_file.name)
     if cfg.layout == "ernerf":
         _link(sc.step_dir("blinks") / "au.csv", root / "au.csv")

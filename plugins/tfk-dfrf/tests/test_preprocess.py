@@ -76,6 +76,43 @@ def test_synthetic_end_to_end(tfk_cli, assets, tmp_path):
     assert json.loads((out / "model_data.json").read_text())["references"] == [0, 1, 2, 3]
 
 
+def test_deepspeech_features_with_a_tiny_graph(tfk_cli, assets, tmp_path):
+    """DeepSpeech through the real TF graph runner (a tiny graph with v0.1's node names): aud.npy [N, 16, 29]."""
+    tf = pytest.importorskip("tensorflow")
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, None, 494], name="input_node")
+        tf.compat.v1.placeholder(tf.int32, [None], name="input_lengths")
+        w = tf.constant(rng.standard_normal((494, 29)).astype(np.float32) * 0.1)
+        tf.identity(tf.expand_dims(tf.linalg.matmul(tf.reshape(x, [-1, 494]), w), 1), name="logits")
+    pb = tmp_path / "output_graph.pb"
+    pb.write_bytes(g.as_graph_def().SerializeToString())
+    ws = tmp_path / "ws"
+    r = tfk_cli(
+        "preprocess",
+        "dfrf",
+        str(assets["clip"]),
+        "--uid",
+        "d",
+        "--workspace",
+        str(ws),
+        "--until",
+        "audio_features",
+        "--audio-model",
+        str(pb),
+        "--references",
+        "0,1,2,3",
+        *FAST,
+    )
+    assert r.exit_code == 0, r.stderr
+    feats = np.load(ws / "steps" / "audio_features" / "aud.npy")
+    assert feats.shape == (40, 16, 29)  # ceil((round(50 * 1.6) - 1) / 2) windows: one per video frame
+    assert (feats[0, :8] == 0).all() and np.abs(feats[0, 8:]).sum() > 0
+
+
 def test_clip_too_short_for_the_default_references(tfk_cli, assets, tmp_path):
     ws = tmp_path / "ws"
     r = tfk_cli("preprocess", "dfrf", str(assets["clip"]), "--uid", "s", "--workspace", str(ws), *FAST)

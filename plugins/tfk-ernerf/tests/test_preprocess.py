@@ -218,6 +218,94 @@ def test_matting_skipped_without_weights(tfk_cli, assets, tmp_path):
     assert not (ws / "steps" / "matting" / "input.mp4").exists()
 
 
+def test_hubert_features_with_a_tiny_local_model(tfk_cli, assets, tmp_path):
+    """The HuBERT front-end end to end (a tiny random HubertModel in a local folder): ER-NeRF's [T/2, 2, C]."""
+    tr = pytest.importorskip("transformers")
+    from tfk.audio.align import ernerf_hubert_layout
+    from tfk.audio.hubert import hidden_states, load_model
+    from tfk.media import load_audio
+
+    cfg = tr.HubertConfig(
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        conv_dim=(8,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+    )
+    model_dir = tmp_path / "hubert"
+    tr.HubertModel(cfg).eval().save_pretrained(str(model_dir))
+    ws = tmp_path / "ws"
+    r = tfk_cli(
+        "preprocess",
+        "ernerf",
+        str(assets["clip"]),
+        "--uid",
+        "h",
+        "--workspace",
+        str(ws),
+        "--until",
+        "audio_features",
+        "--audio-features",
+        "hubert",
+        "--audio-model",
+        str(model_dir),
+        "--matting",
+        "none",
+        *FAST,
+    )
+    assert r.exit_code == 0, r.stderr
+    feats = np.load(ws / "steps" / "audio_features" / "aud_hu.npy")
+    wav = load_audio(ws / "steps" / "audio" / "aud.wav", sr=16000)
+    assert feats.shape == (((len(wav) - 80) // 320) // 2, 2, 32)
+    assert abs(feats.shape[0] - 40) <= 1  # one row per video frame
+    want = ernerf_hubert_layout(hidden_states(load_model(model_dir), wav))
+    assert np.allclose(feats, want, atol=1e-5)
+    info = json.loads((ws / "steps" / "audio_features" / ".done.json").read_text())["info"]
+    assert info["layout"] == "[T/2,2,1024] ER-NeRF HuBERT pairs" and info["shape"] == list(feats.shape)
+
+
+def test_wav2vec_features_with_a_tiny_local_model(tfk_cli, assets, tmp_path):
+    """The wav2vec2 (esperanto CTC) front-end with a tiny random model: unfolded logits [M/2+1, 16, 44]."""
+    tr = pytest.importorskip("transformers")
+    cfg = tr.Wav2Vec2Config(
+        vocab_size=44,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=37,
+        conv_dim=(8,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+    )
+    model_dir = tmp_path / "w2v"
+    tr.Wav2Vec2ForCTC(cfg).eval().save_pretrained(str(model_dir))
+    ws = tmp_path / "ws"
+    r = tfk_cli(
+        "preprocess",
+        "ernerf",
+        str(assets["clip"]),
+        "--uid",
+        "w",
+        "--workspace",
+        str(ws),
+        "--until",
+        "audio_features",
+        "--audio-features",
+        "wav2vec",
+        "--audio-model",
+        str(model_dir),
+        "--matting",
+        "none",
+        *FAST,
+    )
+    assert r.exit_code == 0, r.stderr
+    feats = np.load(ws / "steps" / "audio_features" / "aud_eo.npy")
+    assert feats.shape[1:] == (16, 44) and abs(feats.shape[0] - 40) <= 1
+    assert (feats[0, :8] == 0).all()  # F.unfold's zero padding of 8 rows before the first 50 Hz step
+
+
 def test_too_short_clip(tfk_cli, tmp_path, assets):
     from tfk.testing.synth import make_talking_clip
 
