@@ -221,3 +221,38 @@ def test_config_defaults_and_errors():
     with pytest.raises(errors.BadInput, match="clip too short for DFRF's reference frames"):
         check_references(d, 400)
     assert check_references(e, 10) is None
+
+
+# ------------------------------------------------------------------------------------------------ steps
+def test_steps_without_weights_are_skipped_with_their_reason(tmp_path):
+    """No BFM, no RVM, no DeepSpeech in the store: those steps exist, say why they skip, and never download."""
+    from tfk.nerfprep.config import PrepConfig
+    from tfk.nerfprep.steps import build_steps
+    from tfk.workspace import Workspace
+
+    ws = Workspace.for_subject("ernerf", "x", tmp_path / "ws")
+    steps = build_steps(ws, tmp_path / "v.mp4", PrepConfig.for_model("ernerf"))
+    names = [s.name for s in steps]
+    assert names == [
+        "normalize",
+        "matting",
+        "head_region",
+        "head_video",
+        "audio",
+        "audio_features",
+        "frames",
+        "landmarks",
+        "parsing",
+        "background",
+        "images",
+        "blinks",
+        "track",
+        "dataset",
+    ]
+    by = {s.name: s for s in steps}
+    assert by["matting"].params["weights"].startswith("missing: RVM weights are not in the weights store")
+    assert "BFM" in by["track"].params["bfm"] or "Basel" in by["track"].params["bfm"]
+    assert by["audio_features"].params["weights"].startswith("missing: ")
+    assert by["track"].after == ["landmarks"] and by["audio_features"].after == ["audio"]
+    dfrf = [s.name for s in build_steps(ws, tmp_path / "v.mp4", PrepConfig.for_model("dfrf"))]
+    assert "blinks" not in dfrf and dfrf[-1] == "dataset"
