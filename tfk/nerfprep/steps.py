@@ -290,11 +290,11 @@ def _audio_features(cfg: PrepConfig):
             return
         wav = load_audio(sc.step_dir("audio") / "aud.wav", sr=16000)
         feats = features.extract(fs.kind, wav, state, cfg.device)
-        np.save(sc.out / fs.file, feats.astype(np.float32))
-        sc.info.update(shape=list(feats.shape))
+        np.save(sc.out / fs.file, feats)  # the originals' dtypes: DeepSpeech float64, HuBERT/wav2vec2 float32
+        sc.info.update(shape=list(feats.shape), dtype=str(feats.dtype))
 
     params = {"kind": fs.kind, "file": fs.file, "weights": state or f"missing: {reason}"}
-    return Step("audio_features", fn, "1", params, after=["audio"], description=f"{fs.kind} features ({fs.file})")
+    return Step("audio_features", fn, "2", params, after=["audio"], description=f"{fs.kind} features ({fs.file})")
 
 
 def _frames(cfg: PrepConfig):

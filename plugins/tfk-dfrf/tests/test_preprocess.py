@@ -110,6 +110,7 @@ def test_deepspeech_features_with_a_tiny_graph(tfk_cli, assets, tmp_path):
     assert r.exit_code == 0, r.stderr
     feats = np.load(ws / "steps" / "audio_features" / "aud.npy")
     assert feats.shape == (40, 16, 29)  # ceil((round(50 * 1.6) - 1) / 2) windows: one per video frame
+    assert feats.dtype == np.float64  # as the original's aud.npy
     assert (feats[0, :8] == 0).all() and np.abs(feats[0, 8:]).sum() > 0
 
 
