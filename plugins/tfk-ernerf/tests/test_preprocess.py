@@ -207,6 +207,59 @@ def test_matting_with_a_checkpoint_in_the_published_layout(tfk_cli, assets, tmp_
     assert not (ws / "steps" / "frames").exists()  # --until stops there
 
 
+def test_head_region_of_a_wider_shot(tfk_cli, assets, tmp_path):
+    """A person in a wider frame: one stable square head box, cropped and scaled to the head video."""
+    from tfk.media import count_frames, iter_frames, probe, run_ffmpeg
+
+    wide = tmp_path / "wide.mp4"
+    run_ffmpeg(
+        [
+            "-y",
+            "-i",
+            assets["clip"],
+            "-vf",
+            "pad=320:240:170:90:color=gray",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "copy",
+            wide,
+        ],
+        what="pad",
+    )
+    ws = tmp_path / "ws"
+    r = tfk_cli(
+        "preprocess",
+        "ernerf",
+        str(wide),
+        "--uid",
+        "wide",
+        "--workspace",
+        str(ws),
+        "--until",
+        "head_video",
+        "--matting",
+        "none",
+        *FAST,
+    )
+    assert r.exit_code == 0, r.stderr
+    box = json.loads((ws / "steps" / "head_region" / "head_bbox.json").read_text())
+    x1, y1, x2, y2 = box["head_bbox"]
+    assert box["used_as_is"] is False and box["frame_size"] == [320, 240]
+    assert x2 - x1 == y2 - y1 and x1 >= 0 and x2 <= 320 and y1 >= 0 and y2 <= 240
+    assert x1 < 170 + 64 < x2 and y1 < 90 + 64 < y2  # around the face (the clip's centre)
+    head = ws / "steps" / "head_video" / "face_data.mp4"
+    info = probe(head)
+    assert (info.width, info.height) == (128, 128) and count_frames(head, exact=True) == 40
+    import cv2
+
+    src = next(iter_frames(ws / "steps" / "normalize" / "input_temp.mp4"))[y1:y2, x1:x2]
+    want = cv2.resize(src, (128, 128), interpolation=cv2.INTER_AREA).astype(float)
+    assert np.abs(next(iter_frames(head)).astype(float) - want).mean() < 12  # that very region, scaled
+
+
 def test_matting_skipped_without_weights(tfk_cli, assets, tmp_path):
     ws = tmp_path / "ws"
     r = tfk_cli(
