@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tfk.plugin import ModelInfo, hookimpl
+from tfk.plugin import ModelInfo, StageContext, hookimpl
 from tfk.weights.artifact import Artifact
+from tfk_dfrf.preprocess import OPTIONS as PREPROCESS_OPTIONS
 
 
 @hookimpl
@@ -11,6 +12,7 @@ def tfk_model() -> ModelInfo:
     return ModelInfo(
         summary="DFRF: few-shot audio-driven NeRF talking head (fine-tunes a base model on ~15 s of video)",
         version="0.1.0",
+        options={"preprocess": PREPROCESS_OPTIONS},
         homepage="https://github.com/sstzal/DFRF",
         paper="Learning Dynamic Facial Radiance Fields for Few-Shot Talking Head Synthesis (ECCV 2022)",
     )
@@ -32,3 +34,10 @@ def tfk_artifacts() -> list[Artifact]:
             used_by=("dfrf",),
         )
     ]
+
+
+@hookimpl
+def tfk_preprocess(ctx: StageContext, options: dict) -> object:
+    from tfk_dfrf.preprocess import run
+
+    return run(ctx, options)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from tfk.plugin import ModelInfo, hookimpl
+from tfk.plugin import ModelInfo, StageContext, hookimpl
 from tfk.weights.artifact import Artifact
+from tfk_ernerf.preprocess import OPTIONS as PREPROCESS_OPTIONS
 
 
 @hookimpl
@@ -11,6 +12,7 @@ def tfk_model() -> ModelInfo:
     return ModelInfo(
         summary="ER-NeRF: person-specific audio-driven NeRF talking head (tri-plane hash grids)",
         version="0.1.0",
+        options={"preprocess": PREPROCESS_OPTIONS},
         homepage="https://github.com/Fictionarry/ER-NeRF",
         paper="Efficient Region-Aware Neural Radiance Fields for High-Fidelity Talking Portrait Synthesis (ICCV 2023)",
     )
@@ -44,3 +46,10 @@ def tfk_artifacts() -> list[Artifact]:
             used_by=("ernerf",),
         ),
     ]
+
+
+@hookimpl
+def tfk_preprocess(ctx: StageContext, options: dict) -> object:
+    from tfk_ernerf.preprocess import run
+
+    return run(ctx, options)
