@@ -182,3 +182,69 @@ def _run(
             writer.close()
         if own_group:
             dist.destroy_process_group()
+
+
+def train_stage(ctx, options: dict[str, Any]) -> Path:
+    """The ``tfk_train`` hook body: subject(s) from ``--uid`` / ``--subjects``, base model from the store."""
+    from tfk.workspace import Workspace
+    from tfk_dfrf.artifacts import BASE_MODEL
+    from tfk_dfrf.infer import checkpoint_dir
+
+    uids = [u.strip() for u in (options["subjects"] or "").split(",") if u.strip()]
+    if not uids:
+        if ctx.workspace is None:
+            raise UsageError("tfk train dfrf needs --uid (or --subjects a,b,c with --base)")
+        uids = [ctx.workspace.uid]
+    if len(uids) > 1 and not options["base"]:
+        raise UsageError("several subjects train a base model: add --base")
+    roots = [
+        ctx.workspace.root
+        if ctx.workspace is not None and u == ctx.workspace.uid
+        else Workspace.for_subject("dfrf", u).root
+        for u in uids
+    ]
+    init = "scratch" if options["base"] else options["from"]
+    base_ckpt = options["base_checkpoint"]
+    if init == "base" and base_ckpt is None:
+        base_ckpt = ctx.require(BASE_MODEL)
+    if options["out"] is not None:
+        out = Path(options["out"])
+    elif options["base"]:
+        out = Path(ctx.home) / "dfrf-base" / "+".join(uids)
+    else:
+        out = checkpoint_dir(roots[0])
+    overrides = {"smooth": options["smooth"]}
+    if options["steps"] is not None:
+        overrides["steps"] = options["steps"]
+    task = None
+    if ctx.progress is not None and hasattr(ctx.progress, "task"):
+        task = ctx.progress.task("dfrf train")
+    if task is not None:
+        with task as handle:
+            final = train(
+                roots,
+                out,
+                options["preset"],
+                init,
+                base_ckpt,
+                options["resume"],
+                ctx.device,
+                options["nproc_per_node"],
+                overrides,
+                progress=handle,
+            )
+    else:
+        final = train(
+            roots,
+            out,
+            options["preset"],
+            init,
+            base_ckpt,
+            options["resume"],
+            ctx.device,
+            options["nproc_per_node"],
+            overrides,
+        )
+    if ctx.run is not None:
+        ctx.run.record_output("checkpoint", final)
+    return final
