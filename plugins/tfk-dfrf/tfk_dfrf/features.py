@@ -8,6 +8,8 @@ DeepSpeech v0.1 graph and install TensorFlow).
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 STANDIN_NAME = "log-band-energy stand-in for DeepSpeech v0.1 (not DeepSpeech)"
@@ -26,7 +28,7 @@ def standin_deepspeech(wav: np.ndarray, sr: int = 16000) -> np.ndarray:
         frames[i, : seg.size] = seg
     spec = np.abs(np.fft.rfft(frames * np.hanning(2 * hop), axis=1)) ** 2
     edges = np.linspace(0, spec.shape[1], 30).astype(int)
-    bands = np.stack([spec[:, a:b].sum(1) for a, b in zip(edges[:-1], edges[1:], strict=True)], 1)
+    bands = np.stack([spec[:, a:b].sum(1) for a, b in itertools.pairwise(edges)], 1)
     logits = np.log(bands + 1e-6)
     logits = (logits - logits.mean()) / (logits.std() + 1e-6)
     return adnerf_windows(logits, x.size, sr).astype(np.float32)
