@@ -32,11 +32,11 @@ def test_finetune_without_the_base_model_says_how_to_get_it(cli, tfk_home):
 @pytest.mark.slow
 def test_train_infer_evaluate_through_the_cli(cli, tfk_home, tmp_path):
     import numpy as np
+    from tfk_dfrf.features import standin_deepspeech
+    from tfk_dfrf.testing_scene import write_synthetic_subject
 
     from tfk.media import probe
     from tfk.testing.synth import make_audio_file
-    from tfk_dfrf.features import standin_deepspeech
-    from tfk_dfrf.testing_scene import write_synthetic_subject
 
     ws = tfk_home / "subjects" / "bob" / "dfrf"
     write_synthetic_subject(ws, n_frames=10, size=16)

@@ -132,24 +132,48 @@ class Renderer:
         self.white_bkgd = white_bkgd
         self.coarse = _NeRFSlices(model.coarse.nerf_model)
         self.fine = _NeRFSlices(model.fine.nerf_model)
+        self._fold_slot_attention(model)
+
+    @torch.no_grad()
+    def _fold_slot_attention(self, model: DFRF) -> None:
+        """Fold the linear maps around the reference taps into precomputed weights and maps.
+
+        The bilinear feature tap enters the slot attention only through ``fc1`` and ``fc7``, and grid sampling
+        is linear, so the taps are taken from the reference maps *already projected* by those layers' feature
+        columns. ``to_v`` is folded into the GRU input weights (the attention weights over the references sum
+        to one), ``to_q``/``to_k`` into one matrix acting on the normalised slots.
+        """
         sa = model.slot_att
-        w7 = sa.fc7[0].weight
+        c = self.refs.fmap_chw.shape[1]  # 128 feature channels; then 2 pixel channels
+        w7, w1 = sa.fc7[0].weight, sa.fc1[0].weight
         ci = sa.input_dim
-        self.w7_in, self.w7_pe, self.w7_rel, self.b7 = (
-            w7[:, :ci],
+        proj = torch.cat((w7[:, :c], w1[:, :c]), 0)  # [128 + 32, 128]
+        self.proj_chw = torch.einsum("oc,rchw->rohw", proj, self.refs.fmap_chw).contiguous()
+        self.n7 = w7.shape[0]
+        self.w7_pix, self.w7_pe, self.w7_rel, self.b7 = (
+            w7[:, c:ci],
             w7[:, ci : ci + PTS_DIM],
             w7[:, ci + PTS_DIM :],
             sa.fc7[0].bias,
         )
-        with torch.no_grad():
-            mu = sa.slots_mu.reshape(1, 1, -1).expand(1, sa.num_slots, -1)
-            self.q0 = sa.to_q(sa.norm_slots(mu))[0]  # [S, D] query of the noise-free first iteration
-            self.gh0 = F.linear(mu, sa.gru.weight_hh, sa.gru.bias_hh)  # [1, S, 3D]
-            self.mu = mu
+        self.w1_pix, self.b1 = w1[:, c:ci], sa.fc1[0].bias
+        wq, bq, wk, bk = sa.to_q.weight, sa.to_q.bias, sa.to_k.weight, sa.to_k.bias
+        self.qk_w = wq.T @ wk  # slots_norm @ qk_w + qk_b = to_q(.) @ W_k
+        self.qk_b = bq @ wk
+        self.qbk_w = wq.T @ bk  # slots_norm @ qbk_w + qbk_b = to_q(.) . b_k
+        self.qbk_b = bq @ bk
+        self.gi_w = sa.gru.weight_ih @ sa.to_v.weight  # GRU input weights on attn @ x (x before to_v)
+        self.gi_b = sa.gru.weight_ih @ sa.to_v.bias + sa.gru.bias_ih
+        mu = sa.slots_mu.reshape(1, 1, -1).expand(1, sa.num_slots, -1)
+        mun = sa.norm_slots(mu)[0]
+        self.qk0 = mun @ self.qk_w + self.qk_b  # [S, D] of the noise-free first iteration
+        self.qbk0 = mun @ self.qbk_w + self.qbk_b  # [S]
+        self.gh0 = F.linear(mu, sa.gru.weight_hh, sa.gru.bias_hh)  # [1, S, 3D]
+        self.mu = mu
 
     # -- per point ---------------------------------------------------------------------------------
-    def _taps(self, pts: torch.Tensor, aud: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """PE10 of ``pts`` ``[n, 3]`` and the reference taps ``[R, n, 130]`` (warped feature ‖ truncated pixel)."""
+    def _taps(self, pts: torch.Tensor, aud: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """PE10 of ``pts`` ``[n, 3]``, the projected feature taps ``[R, n, 160]`` and the truncated pixels."""
         r = self.refs
         pe = posenc(pts, 10)
         pix = project(pts, r.w2c, r.intrinsic, r.h, r.w)
@@ -158,33 +182,35 @@ class Renderer:
         near = r.fmap_flat.index_select(0, flat).view(r.count, -1, r.fmap_flat.shape[-1])
         shift = self.model.position_warp(pe.expand(r.count, -1, -1), aud, near)
         pix = clamp_pixels(idx + shift, r.h, r.w)
-        feat = sample_features(r.fmap_chw, pix, r.h)
-        return pe, torch.cat((feat, pix.int().to(feat.dtype)), -1)
+        taps = sample_features(self.proj_chw, pix, r.h)
+        return pe, taps, pix.int().to(taps.dtype)
 
-    def _fuse(self, pe: torch.Tensor, local: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
-        """Slot attention of ``local`` ``[R, n, 130]`` -> ``[n, 256]`` (same maths as SlotAttention.forward)."""
+    def _fuse(
+        self, pe: torch.Tensor, taps: torch.Tensor, pixi: torch.Tensor, gen: torch.Generator | None
+    ) -> torch.Tensor:
+        """Slot attention over the references -> ``[n, 256]`` (SlotAttention.forward with folded weights)."""
         sa = self.model.slot_att
-        x_in = local.permute(1, 0, 2)  # [n, R, 130]
-        rel = sa.fc6(sa.fc1(x_in))
-        x = F.linear(x_in, self.w7_in) + F.linear(rel, self.w7_rel) + F.linear(pe, self.w7_pe, self.b7)[:, None]
-        x = sa.norm_input(F.leaky_relu(x))
-        k, v = sa.to_k(x), sa.to_v(x)
+        taps, pixi = taps.permute(1, 0, 2), pixi.permute(1, 0, 2)  # [n, R, .]
+        h1 = F.relu(taps[..., self.n7 :] + F.linear(pixi, self.w1_pix, self.b1))
+        rel = sa.fc6(h1)
+        x = taps[..., : self.n7] + F.linear(pixi, self.w7_pix) + F.linear(rel, self.w7_rel)
+        x = sa.norm_input(F.leaky_relu(x + F.linear(pe, self.w7_pe, self.b7)[:, None]))
         n = x.shape[0]
         first_const = not self.noise
         slots = self.mu if first_const else sa.initial_slots(n, True, gen)
+        xt = x.transpose(1, 2)
         for it in range(sa.iters):
             prev = slots
             if it == 0 and first_const:
-                dots = (k @ self.q0.T).transpose(1, 2)  # [n, S, R]
+                dots = (x @ self.qk0.T + self.qbk0).transpose(1, 2)  # [n, S, R]
                 gh = self.gh0
             else:
-                q = sa.to_q(sa.norm_slots(slots))
-                dots = q @ k.transpose(1, 2)
+                sn = sa.norm_slots(slots)
+                dots = (sn @ self.qk_w + self.qk_b) @ xt + (sn @ self.qbk_w + self.qbk_b)[..., None]
                 gh = F.linear(slots, sa.gru.weight_hh, sa.gru.bias_hh)
             attn = (dots * sa.scale).softmax(dim=1) + sa.eps
             attn = attn / attn.sum(dim=-1, keepdim=True)
-            updates = attn @ v  # [n, S, D]
-            gi = F.linear(updates, sa.gru.weight_ih, sa.gru.bias_ih)
+            gi = F.linear(attn @ x, self.gi_w, self.gi_b)
             i_r, i_z, i_n = gi.chunk(3, -1)
             h_r, h_z, h_n = gh.chunk(3, -1)
             rg = torch.sigmoid(i_r + h_r)
@@ -202,8 +228,8 @@ class Renderer:
         pev = posenc(viewdirs, 4)
         z = linear_z(self.near, self.far, q.n_samples, n, dtype=rays_o.dtype, device=rays_o.device)
         pts = rays_o[:, None] + rays_d[:, None] * z[..., None]
-        pe_c, local_c = self._taps(pts.reshape(-1, 3), aud)
-        fused_c = self._fuse(pe_c, local_c, gen)
+        pe_c, taps_c, pix_c = self._taps(pts.reshape(-1, 3), aud)
+        fused_c = self._fuse(pe_c, taps_c, pix_c, gen)
         inp_c = torch.cat((fused_c, pe_c), -1)
         raw = self.coarse.raw(inp_c, biases["coarse"], F.linear(pev, self.coarse.wv_d, self.coarse.bv), q.n_samples)
         out = composite(raw.view(n, q.n_samples, 4), z, rays_d, bc, self.white_bkgd)
@@ -223,8 +249,8 @@ class Renderer:
         mids = 0.5 * (z_a[..., 1:] + z_a[..., :-1])
         zs = sample_pdf(mids, sel(out["weights"])[..., 1:-1], q.n_importance, det=True)
         pts_f = ro[:, None] + rd[:, None] * zs[..., None]
-        pe_f, local_f = self._taps(pts_f.reshape(-1, 3), aud)
-        inp_f = torch.cat((self._fuse(pe_f, local_f, gen), pe_f), -1)
+        pe_f, taps_f, pix_f = self._taps(pts_f.reshape(-1, 3), aud)
+        inp_f = torch.cat((self._fuse(pe_f, taps_f, pix_f, gen), pe_f), -1)
         z_all, order = torch.sort(torch.cat([z_a, zs], -1), -1)
         both = torch.cat((sel(inp_c.view(n, q.n_samples, -1)), inp_f.view(na, q.n_importance, -1)), 1)
         inp = torch.gather(both, 1, order[..., None].expand(-1, -1, both.shape[-1]))
