@@ -15,7 +15,7 @@ def subject(tmp_path_factory):
     return write_synthetic_subject(tmp_path_factory.mktemp("subj") / "bob", n_frames=16, size=16)
 
 
-TINY = {"n_rand": 48, "n_samples": 6, "n_importance": 6}
+TINY = {"n_rand": 32, "n_samples": 4, "n_importance": 4}
 
 
 @pytest.mark.slow
@@ -23,10 +23,10 @@ def test_tiny_finetune_loss_falls(subject, tmp_path):
     from tfk_dfrf.models.dfrf import read_checkpoint
     from tfk_dfrf.train import train
 
-    out = train([subject], tmp_path / "run", preset="tiny", init="scratch", overrides={**TINY, "steps": 30})
+    out = train([subject], tmp_path / "run", preset="tiny", init="scratch", overrides={**TINY, "steps": 24})
     ck = read_checkpoint(out)
     losses = ck["tfk"]["losses"]
-    assert len(losses) == 30 and out.name == "000030_head.tar" and ck["global_step"] == 29
+    assert len(losses) == 24 and out.name == "000024_head.tar" and ck["global_step"] == 23
     assert sum(losses[-6:]) / 6 < 0.7 * sum(losses[:6]) / 6
 
 

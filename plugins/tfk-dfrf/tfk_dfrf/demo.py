@@ -44,7 +44,7 @@ def run_demo(ctx, options: dict[str, Any]) -> Path:
         except Exception:
             subject = None
     if subject is None:
-        subject = write_synthetic_subject(out / "subject", n_frames=24, size=32)
+        subject = write_synthetic_subject(out / "subject", n_frames=16, size=24)
         notes.append("subject: SYNTHETIC stand-in in the DFRF layout (real clips: tfk preprocess dfrf VIDEO --uid X)")
     notes.append("training: tiny preset from scratch (the real path fine-tunes the base model: tfk weights pull dfrf)")
     ckpt = train(
@@ -53,7 +53,7 @@ def run_demo(ctx, options: dict[str, Any]) -> Path:
         preset="tiny",
         init="scratch",
         device=ctx.device,
-        overrides={"steps": 20, "n_rand": 64},
+        overrides={"steps": 12, "n_rand": 48, "n_samples": 6, "n_importance": 6},
     )
     audio = options.get("audio") or make_audio_file(out / "speech.wav", seconds=1.0)
     feats = options.get("features")
