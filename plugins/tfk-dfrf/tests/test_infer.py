@@ -34,7 +34,7 @@ def test_infer_writes_a_synced_mp4_with_25_frames_per_second(fitted, tmp_path):
     from tfk.testing.synth import make_audio_file
 
     subject, ckpt, _ = fitted
-    audio = make_audio_file(tmp_path / "speech.m4a", seconds=1.2, fmt="m4a")
+    audio = make_audio_file(tmp_path / "speech.m4a", seconds=0.6, fmt="m4a")
     out = infer(
         subject,
         ckpt,
@@ -46,7 +46,7 @@ def test_infer_writes_a_synced_mp4_with_25_frames_per_second(fitted, tmp_path):
         chunk=50,
     )
     info = _probe(out)
-    assert info.n_frames == 30  # ceil((round(50 * 1.2) - 1) / 2)
+    assert info.n_frames == 15  # ceil((round(50 * 0.6) - 1) / 2)
     assert info.has_audio and abs(info.audio_duration - info.video_duration) <= 1 / 25
     assert (info.width, info.height) == (16, 16)
     assert not (tmp_path / ".out.mp4.dfrf-frames").exists()

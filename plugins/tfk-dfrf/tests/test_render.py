@@ -54,6 +54,23 @@ def test_exact_equals_the_original_loop(scene, h, w, chunk):
     assert ref.std() > 0.01  # not a flat image
 
 
+def test_early_termination_keeps_exact_within_bound(scene):
+    import copy
+
+    from tfk_dfrf.render.renderer import Quality
+
+    model, poses = scene
+    opaque = copy.deepcopy(model)
+    with torch.no_grad():
+        opaque.fine.nerf_model.alpha_linear.bias.fill_(60.0)  # rays saturate within a few samples
+        opaque.coarse.nerf_model.alpha_linear.bias.fill_(60.0)
+    q = Quality(n_samples=8, n_importance=16, segment=4)
+    out, original = _frame((opaque, poses), 10, 10, q, 64)
+    assert (out - original()).abs().max().item() < 1e-4
+    full, _ = _frame((opaque, poses), 10, 10, Quality(n_samples=8, n_importance=16, term_eps=0.0), 64)
+    assert (out - full).abs().max().item() < 1e-5
+
+
 def test_slot_noise_is_seeded_per_frame(scene):
     from tfk_dfrf.render.renderer import Quality
 

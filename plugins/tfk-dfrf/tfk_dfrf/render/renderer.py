@@ -43,6 +43,8 @@ class Quality:
     scale: float = 1.0
     skip_empty: float = 0.0
     chunk: int = 1024
+    segment: int = 24  # fine samples per front-to-back segment (0 = all at once)
+    term_eps: float = 1e-6  # stop a ray once its transmittance is below this (error <= term_eps)
 
     def with_chunk(self, chunk: int | None) -> Quality:
         return self if not chunk else replace(self, chunk=int(chunk))
@@ -245,26 +247,72 @@ class Renderer:
             return t if active is None else t.index_select(0, active)
 
         z_a, ro, rd, pev_a, bc_a = sel(z), sel(rays_o), sel(rays_d), sel(pev), sel(bc)
-        na = z_a.shape[0]
         mids = 0.5 * (z_a[..., 1:] + z_a[..., :-1])
         zs = sample_pdf(mids, sel(out["weights"])[..., 1:-1], q.n_importance, det=True)
-        pts_f = ro[:, None] + rd[:, None] * zs[..., None]
-        pe_f, taps_f, pix_f = self._taps(pts_f.reshape(-1, 3), aud)
-        inp_f = torch.cat((self._fuse(pe_f, taps_f, pix_f, gen), pe_f), -1)
-        z_all, order = torch.sort(torch.cat([z_a, zs], -1), -1)
-        both = torch.cat((sel(inp_c.view(n, q.n_samples, -1)), inp_f.view(na, q.n_importance, -1)), 1)
-        inp = torch.gather(both, 1, order[..., None].expand(-1, -1, both.shape[-1]))
-        spr = q.n_samples + q.n_importance
-        raw_f = self.fine.raw(
-            inp.reshape(na * spr, -1), biases["fine"], F.linear(pev_a, self.fine.wv_d, self.fine.bv), spr
-        )
-        fine = composite(raw_f.view(na, spr, 4), z_all, rd, bc_a, self.white_bkgd)
+        fine = self._fine_pass(sel(inp_c.view(n, q.n_samples, -1)), z_a, zs, ro, rd, pev_a, bc_a, aud, biases, gen)
         if active is None:
             return fine
         merged = {}
         for key in ("rgb", "fg", "w_last", "acc"):
             merged[key] = out[key].index_copy(0, active, fine[key])
         return merged
+
+    def _fine_pass(self, inp_c, z_c, zs, ro, rd, pev, bc, aud, biases, gen) -> dict[str, torch.Tensor]:
+        """The fine network on the sorted coarse + importance samples, front to back in segments.
+
+        Rays whose transmittance falls below ``term_eps`` stop: what they would still add is at most
+        ``term_eps`` per channel (every colour is in [0, 1]), so ``exact`` stays exact to that bound.
+        """
+        q = self.q
+        ns, na = z_c.shape[1], z_c.shape[0]
+        z_all, order = torch.sort(torch.cat([z_c, zs], -1), -1)
+        spr = z_all.shape[1]
+        dists = torch.cat([z_all[:, 1:] - z_all[:, :-1], torch.full_like(z_all[:, :1], 1e10)], -1)
+        dists = dists * torch.norm(rd, dim=-1, keepdim=True)
+        view = F.linear(pev, self.fine.wv_d, self.fine.bv)
+        trans = torch.ones(na, dtype=z_c.dtype, device=z_c.device)
+        fg = torch.zeros(na, 3, dtype=z_c.dtype, device=z_c.device)
+        acc = torch.zeros_like(trans)
+        w_last = torch.zeros_like(trans)
+        seg = q.segment if q.segment > 0 else spr
+        alive = torch.arange(na, device=z_c.device)
+        for k0 in range(0, spr, seg):
+            k1 = min(spr, k0 + seg)
+            src = order.index_select(0, alive)[:, k0:k1]  # [m, g] index into (coarse ‖ new)
+            m, g = src.shape
+            inp = inp_c.new_empty(m, g, inp_c.shape[-1])
+            is_new = src >= ns
+            old = ~is_new
+            if old.any():
+                rows = alive[:, None].expand(m, g)[old]
+                inp[old] = inp_c[rows, src[old]]
+            if is_new.any():
+                rows = alive[:, None].expand(m, g)[is_new]
+                zn = zs[rows, src[is_new] - ns]
+                pts = ro[rows] + rd[rows] * zn[:, None]
+                pe, taps, pixi = self._taps(pts, aud)
+                inp[is_new] = torch.cat((self._fuse(pe, taps, pixi, gen), pe), -1)
+            raw = self.fine.raw(inp.view(m * g, -1), biases["fine"], view.index_select(0, alive), g).view(m, g, 4)
+            alpha = 1.0 - torch.exp(-(F.relu(raw[..., 3]) + 1e-6) * dists[alive, k0:k1])
+            keep = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1.0 - alpha + 1e-10], -1), -1)
+            t0 = trans.index_select(0, alive)
+            w = alpha * keep[:, :-1] * t0[:, None]
+            rgb = torch.sigmoid(raw[..., :3])
+            last = k1 == spr
+            body = w[:, :-1] if last else w
+            fg.index_add_(0, alive, (body[..., None] * rgb[:, : body.shape[1]]).sum(1))
+            acc.index_add_(0, alive, w.sum(1))
+            if last:
+                w_last.index_copy_(0, alive, w[:, -1])
+            trans.index_copy_(0, alive, t0 * keep[:, -1])
+            if q.term_eps > 0:
+                alive = alive[trans.index_select(0, alive) > q.term_eps]
+                if alive.numel() == 0:
+                    break
+        out = fg + w_last[:, None] * bc
+        if self.white_bkgd:
+            out = out + (1.0 - acc[:, None])
+        return {"rgb": out, "fg": fg, "w_last": w_last, "acc": acc}
 
     @torch.no_grad()
     def render(
