@@ -103,3 +103,11 @@ def test_train_infer_evaluate_through_the_cli(cli, tfk_home, tmp_path):
     )
     assert r.exit_code != 0 and "201" in r.stderr
     assert Path(out).is_file()
+
+
+def test_entry_module_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, tfk_dfrf.plugin, tfk_dfrf.artifacts; assert 'torch' not in sys.modules, 'torch imported'"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0

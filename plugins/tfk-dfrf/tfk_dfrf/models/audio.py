@@ -71,6 +71,7 @@ def audio_codes(
     if not smooth or audattnet is None:
         return audnet(feats)
     idx, valid = smoothing_windows(feats.shape[0], smo_size)
+    idx, valid = idx.to(feats.device), valid.to(feats.device)
     win = feats[idx] * valid[..., None, None].to(feats.dtype)  # [N, 8, 16, 29]
     codes = audnet(win.flatten(0, 1)).view(feats.shape[0], smo_size, -1)
     return torch.stack([audattnet(c) for c in codes])

@@ -20,12 +20,17 @@ from tfk_dfrf.render.volume import sample_pdf
 
 def _raw2outputs(raw, z_vals, rays_d, bc_rgb, white_bkgd=True):
     dists = z_vals[..., 1:] - z_vals[..., :-1]
-    dists = torch.cat([dists, torch.tensor([1e10]).expand(dists[..., :1].shape)], -1)
+    dists = torch.cat([dists, torch.tensor([1e10], device=dists.device).expand(dists[..., :1].shape)], -1)
     dists = dists * torch.norm(rays_d[..., None, :], dim=-1)
     rgb = torch.sigmoid(raw[..., :3])
     rgb = torch.cat((rgb[:, :-1, :], bc_rgb.unsqueeze(1)), dim=1)
     alpha = 1.0 - torch.exp(-(F.relu(raw[..., 3]) + 1e-6) * dists)
-    weights = alpha * torch.cumprod(torch.cat([torch.ones((alpha.shape[0], 1)), 1.0 - alpha + 1e-10], -1), -1)[:, :-1]
+    weights = (
+        alpha
+        * torch.cumprod(torch.cat([torch.ones((alpha.shape[0], 1), device=alpha.device), 1.0 - alpha + 1e-10], -1), -1)[
+            :, :-1
+        ]
+    )
     rgb_map = torch.sum(weights[..., None] * rgb, -2)
     acc_map = torch.sum(weights, -1)
     if white_bkgd:
@@ -42,7 +47,9 @@ def _gather(model, pts, poses, intrinsic, features, aud, n_rays, noise_gen):
         [model.position_warp(pe, aud.detach(), feats[i].detach()) for i in range(features.shape[0])]
     )
     indices = indices + translation
-    indices = torch.maximum(torch.minimum(indices, torch.tensor([h - 1.0, w - 1.0])), torch.tensor([0.0, 0.0]))
+    dev = pts.device
+    hi, lo = torch.tensor([h - 1.0, w - 1.0], device=dev), torch.tensor([0.0, 0.0], device=dev)
+    indices = torch.maximum(torch.minimum(indices, hi), lo)
     grid = (2 * indices + 1) / h - 1
     grid = grid.reshape(grid.shape[0], n_rays, -1, grid.shape[2])
     grid = torch.cat((grid[:, :, :, 1].unsqueeze(-1), grid[:, :, :, 0].unsqueeze(-1)), -1)
@@ -82,7 +89,7 @@ def render_frame_original(
 ) -> torch.Tensor:
     """One ``[H, W, 3]`` frame, computed as the original does at test time (``perturb=0``, deterministic pdf)."""
     h, w = bc.shape[:2]
-    cols, rows = frame_grid(h, w)
+    cols, rows = frame_grid(h, w, device=bc.device)
     rays_o, rays_d = pixel_rays(c2w, focal, cx, cy, cols, rows)
     viewdirs = rays_d / torch.norm(rays_d, dim=-1, keepdim=True)
     rays_o, rays_d, viewdirs = rays_o.reshape(-1, 3), rays_d.reshape(-1, 3), viewdirs.reshape(-1, 3)
@@ -93,7 +100,7 @@ def render_frame_original(
     for i in range(0, rays_o.shape[0], chunk):
         ro, rd, vd, bcc = rays_o[i : i + chunk], rays_d[i : i + chunk], viewdirs[i : i + chunk], bc_flat[i : i + chunk]
         n = ro.shape[0]
-        t = torch.linspace(0.0, 1.0, steps=n_samples)
+        t = torch.linspace(0.0, 1.0, steps=n_samples, device=bc.device)
         z = (near * (1.0 - t) + far * t).expand([n, n_samples])
         pts = ro[..., None, :] + rd[..., None, :] * z[..., :, None]
         raw = _run_network(model, model.coarse, pts, vd, aud, ref_poses, intrinsic, features, noise, generator)
