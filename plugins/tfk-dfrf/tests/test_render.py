@@ -92,3 +92,6 @@ def test_fast_quality_is_close_to_exact(scene):
     mse = ((fast.clamp(0, 1) - exact.clamp(0, 1)) ** 2).mean()
     assert fast.shape == exact.shape
     assert -10 * torch.log10(mse) > 20
+    # the bf16 autocast path of fast on a GPU, exercised on the CPU
+    amp, _ = _frame(scene, 16, 16, Quality(n_samples=8, n_importance=8, amp="on"), 256)
+    assert -10 * torch.log10(((amp.clamp(0, 1) - exact.clamp(0, 1)) ** 2).mean()) > 30

@@ -21,6 +21,7 @@ upsampled, then composited over the *full-resolution* background), and rays whos
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 
 import torch
@@ -45,13 +46,14 @@ class Quality:
     chunk: int = 1024
     segment: int = 24  # fine samples per front-to-back segment (0 = all at once)
     term_eps: float = 1e-6  # stop a ray once its transmittance is below this (error <= term_eps)
+    amp: str = "off"  # bf16 autocast of the networks: on, off, or cuda (only on a GPU)
 
     def with_chunk(self, chunk: int | None) -> Quality:
         return self if not chunk else replace(self, chunk=int(chunk))
 
 
 EXACT = Quality()
-FAST = Quality(n_samples=16, n_importance=32, scale=0.5, skip_empty=1e-3)
+FAST = Quality(n_samples=16, n_importance=32, scale=0.5, skip_empty=1e-3, amp="cuda")
 QUALITIES = {"exact": EXACT, "fast": FAST}
 
 
@@ -173,6 +175,13 @@ class Renderer:
         self.gh0 = F.linear(mu, sa.gru.weight_hh, sa.gru.bias_hh)  # [1, S, 3D]
         self.mu = mu
 
+    def _amp(self):
+        """bf16 autocast around the networks (never around projections, sampling or compositing)."""
+        dev = self.refs.fmap_flat.device.type
+        if self.q.amp == "on" or (self.q.amp == "cuda" and dev == "cuda"):
+            return torch.autocast(device_type=dev, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     # -- per point ---------------------------------------------------------------------------------
     def _taps(self, pts: torch.Tensor, aud: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """PE10 of ``pts`` ``[n, 3]``, the projected feature taps ``[R, n, 160]`` and the truncated pixels."""
@@ -231,9 +240,12 @@ class Renderer:
         z = linear_z(self.near, self.far, q.n_samples, n, dtype=rays_o.dtype, device=rays_o.device)
         pts = rays_o[:, None] + rays_d[:, None] * z[..., None]
         pe_c, taps_c, pix_c = self._taps(pts.reshape(-1, 3), aud)
-        fused_c = self._fuse(pe_c, taps_c, pix_c, gen)
+        with self._amp():
+            fused_c = self._fuse(pe_c, taps_c, pix_c, gen).float()
         inp_c = torch.cat((fused_c, pe_c), -1)
-        raw = self.coarse.raw(inp_c, biases["coarse"], F.linear(pev, self.coarse.wv_d, self.coarse.bv), q.n_samples)
+        with self._amp():
+            raw = self.coarse.raw(inp_c, biases["coarse"], F.linear(pev, self.coarse.wv_d, self.coarse.bv), q.n_samples)
+        raw = raw.float()
         out = composite(raw.view(n, q.n_samples, 4), z, rays_d, bc, self.white_bkgd)
         if q.n_importance <= 0:
             return out
@@ -291,8 +303,12 @@ class Renderer:
                 zn = zs[rows, src[is_new] - ns]
                 pts = ro[rows] + rd[rows] * zn[:, None]
                 pe, taps, pixi = self._taps(pts, aud)
-                inp[is_new] = torch.cat((self._fuse(pe, taps, pixi, gen), pe), -1)
-            raw = self.fine.raw(inp.view(m * g, -1), biases["fine"], view.index_select(0, alive), g).view(m, g, 4)
+                with self._amp():
+                    fused = self._fuse(pe, taps, pixi, gen).float()
+                inp[is_new] = torch.cat((fused, pe), -1)
+            with self._amp():
+                raw = self.fine.raw(inp.view(m * g, -1), biases["fine"], view.index_select(0, alive), g)
+            raw = raw.float().view(m, g, 4)
             alpha = 1.0 - torch.exp(-(F.relu(raw[..., 3]) + 1e-6) * dists[alive, k0:k1])
             keep = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1.0 - alpha + 1e-10], -1), -1)
             t0 = trans.index_select(0, alive)
