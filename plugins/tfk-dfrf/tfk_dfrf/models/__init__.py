@@ -1,0 +1,1 @@
+"""DFRF networks (checkpoint-compatible with sstzal/DFRF ``{step:06d}_head.tar`` / ``base.tar``)."""

@@ -1,0 +1,1 @@
+"""DFRF volume rendering: rays and projections, compositing, the tfk renderer and the original-loop restatement."""

@@ -1,0 +1,395 @@
+"""tfk's DFRF renderer: the original computation, vectorised, with reference-only work cached across frames.
+
+``exact`` computes what the original computes at test time (32 coarse samples, 64 importance samples, the
+fine network on all 96 sorted samples) up to float re-association:
+
+* the reference feature maps, camera matrices and weight slices are computed once per reference set;
+* the four references are projected, warped and sampled in one batched call;
+* constant inputs are folded into biases: the audio code (per frame) in the first and skip layers of both
+  NeRFs, the view direction (per ray) in the first colour layer, the point encoding (shared by the four
+  references) in the slot-attention input layer;
+* without slot noise the first slot-attention iteration starts from the same slots for every point, so its
+  query and GRU hidden terms are computed once;
+* the fine pass re-uses the fused reference features of the 32 coarse samples (the fused feature depends
+  only on the point, the audio and the references, not on the coarse/fine network).
+
+``fast`` adds approximations, each measured against ``exact`` in ``benchmarks/bench_dfrf.py``: fewer samples,
+a lower render resolution for the head layer (the head's colour, its opacity and the background weight are
+upsampled, then composited over the *full-resolution* background), and rays whose coarse pass sees no head
+(foreground opacity below ``skip_empty``) skip the fine pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+
+from tfk_dfrf.models.dfrf import DFRF
+from tfk_dfrf.models.embed import posenc
+from tfk_dfrf.models.nerf import AUD_DIM, FUSED_DIM, PTS_DIM
+from tfk_dfrf.models.reference import sample_features
+from tfk_dfrf.render.geometry import clamp_pixels, intrinsic_matrix, pixel_rays, project, world_to_camera
+from tfk_dfrf.render.volume import composite, linear_z, sample_pdf
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Sampling plan of a render. ``scale`` < 1 renders the head layer at that fraction of the frame size."""
+
+    n_samples: int = 32
+    n_importance: int = 64
+    scale: float = 1.0
+    skip_empty: float = 0.0
+    chunk: int = 1024
+    segment: int = 24  # fine samples per front-to-back segment (0 = all at once)
+    term_eps: float = 1e-6  # stop a ray once its transmittance is below this (error <= term_eps)
+    amp: str = "off"  # bf16 autocast of the networks: on, off, or cuda (only on a GPU)
+
+    def with_chunk(self, chunk: int | None) -> Quality:
+        return self if not chunk else replace(self, chunk=int(chunk))
+
+
+EXACT = Quality()
+FAST = Quality(n_samples=16, n_importance=32, scale=0.5, skip_empty=1e-3, amp="cuda")
+QUALITIES = {"exact": EXACT, "fast": FAST}
+
+
+class References:
+    """The reference frames and everything that depends only on them (computed once, reused for every frame)."""
+
+    @torch.no_grad()
+    def __init__(self, model: DFRF, images: torch.Tensor, poses: torch.Tensor, focal: float):
+        self.images = images
+        self.poses = poses[:, :3, :4]
+        self.h, self.w = int(images.shape[1]), int(images.shape[2])
+        self.focal = float(focal)
+        fmap = model.feature_extractor.encode(images, self.poses)  # [R, H, W, 128]
+        self.fmap_flat = fmap.reshape(-1, fmap.shape[-1]).contiguous()
+        self.fmap_chw = fmap.permute(0, 3, 1, 2).contiguous()
+        self.w2c = world_to_camera(self.poses)
+        self.intrinsic = intrinsic_matrix(self.focal, self.h, self.w, dtype=images.dtype, device=images.device)
+        self.offsets = (torch.arange(images.shape[0], device=images.device) * self.h * self.w)[:, None]
+
+    @property
+    def count(self) -> int:
+        return int(self.poses.shape[0])
+
+
+class _NeRFSlices:
+    """Weight slices of one FaceFeatureNeRF for the folded evaluation."""
+
+    def __init__(self, nerf):
+        w0, w5 = nerf.pts_linears[0].weight, nerf.pts_linears[5].weight
+        a, b = FUSED_DIM + PTS_DIM, FUSED_DIM + PTS_DIM + AUD_DIM
+        self.nerf = nerf
+        self.w0, self.w0_aud, self.b0 = w0[:, :a], w0[:, a:b], nerf.pts_linears[0].bias
+        self.w5 = torch.cat((w5[:, :a], w5[:, b:]), 1)
+        self.w5_aud, self.b5 = w5[:, a:b], nerf.pts_linears[5].bias
+        wv = nerf.views_linears[0].weight
+        self.wv_h, self.wv_d, self.bv = wv[:, : nerf.W], wv[:, nerf.W :], nerf.views_linears[0].bias
+
+    def frame_biases(self, aud: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.b0 + self.w0_aud @ aud, self.b5 + self.w5_aud @ aud
+
+    def raw(self, inp: torch.Tensor, biases, view_term: torch.Tensor, spr: int) -> torch.Tensor:
+        """``inp`` ``[n, 256+63]`` (fused ‖ PE(x)); ``view_term`` ``[rays, 128]``; ``spr`` samples per ray."""
+        b0, b5 = biases
+        layers = self.nerf.pts_linears
+        h = F.relu(F.linear(inp, self.w0, b0))
+        for i in range(1, len(layers)):
+            h = F.relu(F.linear(torch.cat((inp, h), -1), self.w5, b5)) if i == 5 else F.relu(layers[i](h))
+        alpha = self.nerf.alpha_linear(h)
+        h = F.linear(h, self.wv_h).view(-1, spr, self.wv_h.shape[0]) + view_term[:, None]
+        h = F.relu(h).reshape(-1, self.wv_h.shape[0])
+        for layer in self.nerf.views_linears[1:]:
+            h = F.relu(layer(h))
+        return torch.cat((self.nerf.rgb_linear(h), alpha), -1)
+
+
+class Renderer:
+    """Render frames of one subject with fixed references: ``render(c2w, aud_code, bc, frame_index)``.
+
+    ``noise``: draw the slot-attention noise like the original (from a generator seeded with
+    ``(seed, frame_index)``, so every frame is reproducible on its own); ``False`` = deterministic slots.
+    """
+
+    def __init__(
+        self,
+        model: DFRF,
+        refs: References,
+        near: float,
+        far: float,
+        quality: Quality = EXACT,
+        noise: bool = False,
+        seed: int = 0,
+        white_bkgd: bool = True,
+    ):
+        self.model = model
+        self.refs = refs
+        self.near, self.far = float(near), float(far)
+        self.q = quality
+        self.noise = noise
+        self.seed = int(seed)
+        self.white_bkgd = white_bkgd
+        self.coarse = _NeRFSlices(model.coarse.nerf_model)
+        self.fine = _NeRFSlices(model.fine.nerf_model)
+        self._fold_slot_attention(model)
+
+    @torch.no_grad()
+    def _fold_slot_attention(self, model: DFRF) -> None:
+        """Fold the linear maps around the reference taps into precomputed weights and maps.
+
+        The bilinear feature tap enters the slot attention only through ``fc1`` and ``fc7``, and grid sampling
+        is linear, so the taps are taken from the reference maps *already projected* by those layers' feature
+        columns. ``to_v`` is folded into the GRU input weights (the attention weights over the references sum
+        to one), ``to_q``/``to_k`` into one matrix acting on the normalised slots.
+        """
+        sa = model.slot_att
+        c = self.refs.fmap_chw.shape[1]  # 128 feature channels; then 2 pixel channels
+        w7, w1 = sa.fc7[0].weight, sa.fc1[0].weight
+        ci = sa.input_dim
+        proj = torch.cat((w7[:, :c], w1[:, :c]), 0)  # [128 + 32, 128]
+        self.proj_chw = torch.einsum("oc,rchw->rohw", proj, self.refs.fmap_chw).contiguous()
+        self.n7 = w7.shape[0]
+        self.w7_pix, self.w7_pe, self.w7_rel, self.b7 = (
+            w7[:, c:ci],
+            w7[:, ci : ci + PTS_DIM],
+            w7[:, ci + PTS_DIM :],
+            sa.fc7[0].bias,
+        )
+        self.w1_pix, self.b1 = w1[:, c:ci], sa.fc1[0].bias
+        wq, bq, wk, bk = sa.to_q.weight, sa.to_q.bias, sa.to_k.weight, sa.to_k.bias
+        self.qk_w = wq.T @ wk  # slots_norm @ qk_w + qk_b = to_q(.) @ W_k
+        self.qk_b = bq @ wk
+        self.qbk_w = wq.T @ bk  # slots_norm @ qbk_w + qbk_b = to_q(.) . b_k
+        self.qbk_b = bq @ bk
+        self.gi_w = sa.gru.weight_ih @ sa.to_v.weight  # GRU input weights on attn @ x (x before to_v)
+        self.gi_b = sa.gru.weight_ih @ sa.to_v.bias + sa.gru.bias_ih
+        mu = sa.slots_mu.reshape(1, 1, -1).expand(1, sa.num_slots, -1)
+        mun = sa.norm_slots(mu)[0]
+        self.qk0 = mun @ self.qk_w + self.qk_b  # [S, D] of the noise-free first iteration
+        self.qbk0 = mun @ self.qbk_w + self.qbk_b  # [S]
+        self.gh0 = F.linear(mu, sa.gru.weight_hh, sa.gru.bias_hh)  # [1, S, 3D]
+        self.mu = mu
+
+    def _amp(self):
+        """bf16 autocast around the networks (never around projections, sampling or compositing)."""
+        dev = self.refs.fmap_flat.device.type
+        if self.q.amp == "on" or (self.q.amp == "cuda" and dev == "cuda"):
+            return torch.autocast(device_type=dev, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    # -- per point ---------------------------------------------------------------------------------
+    def _taps(self, pts: torch.Tensor, aud: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """PE10 of ``pts`` ``[n, 3]``, the projected feature taps ``[R, n, 160]`` and the truncated pixels."""
+        r = self.refs
+        pe = posenc(pts, 10)
+        pix = project(pts, r.w2c, r.intrinsic, r.h, r.w)
+        idx = torch.round(pix).long()
+        flat = (idx[..., 0] * r.w + idx[..., 1] + r.offsets).reshape(-1)
+        near = r.fmap_flat.index_select(0, flat).view(r.count, -1, r.fmap_flat.shape[-1])
+        shift = self.model.position_warp(pe.expand(r.count, -1, -1), aud, near)
+        pix = clamp_pixels(idx + shift, r.h, r.w)
+        taps = sample_features(self.proj_chw, pix, r.h)
+        return pe, taps, pix.int().to(taps.dtype)
+
+    def _fuse(
+        self, pe: torch.Tensor, taps: torch.Tensor, pixi: torch.Tensor, gen: torch.Generator | None
+    ) -> torch.Tensor:
+        """Slot attention over the references -> ``[n, 256]`` (SlotAttention.forward with folded weights)."""
+        sa = self.model.slot_att
+        taps, pixi = taps.permute(1, 0, 2), pixi.permute(1, 0, 2)  # [n, R, .]
+        h1 = F.relu(taps[..., self.n7 :] + F.linear(pixi, self.w1_pix, self.b1))
+        rel = sa.fc6(h1)
+        x = taps[..., : self.n7] + F.linear(pixi, self.w7_pix) + F.linear(rel, self.w7_rel)
+        x = sa.norm_input(F.leaky_relu(x + F.linear(pe, self.w7_pe, self.b7)[:, None]))
+        n = x.shape[0]
+        first_const = not self.noise
+        slots = self.mu if first_const else sa.initial_slots(n, True, gen)
+        xt = x.transpose(1, 2)
+        for it in range(sa.iters):
+            prev = slots
+            if it == 0 and first_const:
+                dots = (x @ self.qk0.T + self.qbk0).transpose(1, 2)  # [n, S, R]
+                gh = self.gh0
+            else:
+                sn = sa.norm_slots(slots)
+                dots = (sn @ self.qk_w + self.qk_b) @ xt + (sn @ self.qbk_w + self.qbk_b)[..., None]
+                gh = F.linear(slots, sa.gru.weight_hh, sa.gru.bias_hh)
+            attn = (dots * sa.scale).softmax(dim=1) + sa.eps
+            attn = attn / attn.sum(dim=-1, keepdim=True)
+            gi = F.linear(attn @ x, self.gi_w, self.gi_b)
+            i_r, i_z, i_n = gi.chunk(3, -1)
+            h_r, h_z, h_n = gh.chunk(3, -1)
+            rg = torch.sigmoid(i_r + h_r)
+            zg = torch.sigmoid(i_z + h_z)
+            ng = torch.tanh(i_n + rg * h_n)
+            slots = ng + zg * (prev - ng)
+            slots = slots + sa.mlp(sa.norm_pre_ff(slots))
+        return slots.reshape(n, -1)
+
+    # -- per ray -----------------------------------------------------------------------------------
+    def _rays(self, rays_o, rays_d, bc, aud, biases, gen) -> dict[str, torch.Tensor]:
+        q = self.q
+        n = rays_o.shape[0]
+        viewdirs = rays_d / torch.norm(rays_d, dim=-1, keepdim=True)
+        pev = posenc(viewdirs, 4)
+        z = linear_z(self.near, self.far, q.n_samples, n, dtype=rays_o.dtype, device=rays_o.device)
+        pts = rays_o[:, None] + rays_d[:, None] * z[..., None]
+        pe_c, taps_c, pix_c = self._taps(pts.reshape(-1, 3), aud)
+        with self._amp():
+            fused_c = self._fuse(pe_c, taps_c, pix_c, gen).float()
+        inp_c = torch.cat((fused_c, pe_c), -1)
+        with self._amp():
+            raw = self.coarse.raw(inp_c, biases["coarse"], F.linear(pev, self.coarse.wv_d, self.coarse.bv), q.n_samples)
+        raw = raw.float()
+        out = composite(raw.view(n, q.n_samples, 4), z, rays_d, bc, self.white_bkgd)
+        if q.n_importance <= 0:
+            return out
+        active = None
+        if q.skip_empty > 0:
+            active = ((out["acc"] - out["w_last"]) > q.skip_empty).nonzero().squeeze(1)
+            if active.numel() == 0:
+                return out
+
+        def sel(t: torch.Tensor) -> torch.Tensor:
+            return t if active is None else t.index_select(0, active)
+
+        z_a, ro, rd, pev_a, bc_a = sel(z), sel(rays_o), sel(rays_d), sel(pev), sel(bc)
+        mids = 0.5 * (z_a[..., 1:] + z_a[..., :-1])
+        zs = sample_pdf(mids, sel(out["weights"])[..., 1:-1], q.n_importance, det=True)
+        fine = self._fine_pass(sel(inp_c.view(n, q.n_samples, -1)), z_a, zs, ro, rd, pev_a, bc_a, aud, biases, gen)
+        if active is None:
+            return fine
+        merged = {}
+        for key in ("rgb", "fg", "w_last", "acc"):
+            merged[key] = out[key].index_copy(0, active, fine[key])
+        return merged
+
+    def _fine_pass(self, inp_c, z_c, zs, ro, rd, pev, bc, aud, biases, gen) -> dict[str, torch.Tensor]:
+        """The fine network on the sorted coarse + importance samples, front to back in segments.
+
+        Rays whose transmittance falls below ``term_eps`` stop: what they would still add is at most
+        ``term_eps`` per channel (every colour is in [0, 1]), so ``exact`` stays exact to that bound.
+        """
+        q = self.q
+        ns, na = z_c.shape[1], z_c.shape[0]
+        z_all, order = torch.sort(torch.cat([z_c, zs], -1), -1)
+        spr = z_all.shape[1]
+        dists = torch.cat([z_all[:, 1:] - z_all[:, :-1], torch.full_like(z_all[:, :1], 1e10)], -1)
+        dists = dists * torch.norm(rd, dim=-1, keepdim=True)
+        view = F.linear(pev, self.fine.wv_d, self.fine.bv)
+        trans = torch.ones(na, dtype=z_c.dtype, device=z_c.device)
+        fg = torch.zeros(na, 3, dtype=z_c.dtype, device=z_c.device)
+        acc = torch.zeros_like(trans)
+        w_last = torch.zeros_like(trans)
+        seg = q.segment if q.segment > 0 else spr
+        alive = torch.arange(na, device=z_c.device)
+        for k0 in range(0, spr, seg):
+            k1 = min(spr, k0 + seg)
+            src = order.index_select(0, alive)[:, k0:k1]  # [m, g] index into (coarse ‖ new)
+            m, g = src.shape
+            inp = inp_c.new_empty(m, g, inp_c.shape[-1])
+            is_new = src >= ns
+            old = ~is_new
+            if old.any():
+                rows = alive[:, None].expand(m, g)[old]
+                inp[old] = inp_c[rows, src[old]]
+            if is_new.any():
+                rows = alive[:, None].expand(m, g)[is_new]
+                zn = zs[rows, src[is_new] - ns]
+                pts = ro[rows] + rd[rows] * zn[:, None]
+                pe, taps, pixi = self._taps(pts, aud)
+                with self._amp():
+                    fused = self._fuse(pe, taps, pixi, gen).float()
+                inp[is_new] = torch.cat((fused, pe), -1)
+            with self._amp():
+                raw = self.fine.raw(inp.view(m * g, -1), biases["fine"], view.index_select(0, alive), g)
+            raw = raw.float().view(m, g, 4)
+            alpha = 1.0 - torch.exp(-(F.relu(raw[..., 3]) + 1e-6) * dists[alive, k0:k1])
+            keep = torch.cumprod(torch.cat([torch.ones_like(alpha[:, :1]), 1.0 - alpha + 1e-10], -1), -1)
+            t0 = trans.index_select(0, alive)
+            w = alpha * keep[:, :-1] * t0[:, None]
+            rgb = torch.sigmoid(raw[..., :3])
+            last = k1 == spr
+            body = w[:, :-1] if last else w
+            fg.index_add_(0, alive, (body[..., None] * rgb[:, : body.shape[1]]).sum(1))
+            acc.index_add_(0, alive, w.sum(1))
+            if last:
+                w_last.index_copy_(0, alive, w[:, -1])
+            trans.index_copy_(0, alive, t0 * keep[:, -1])
+            if q.term_eps > 0:
+                alive = alive[trans.index_select(0, alive) > q.term_eps]
+                if alive.numel() == 0:
+                    break
+        out = fg + w_last[:, None] * bc
+        if self.white_bkgd:
+            out = out + (1.0 - acc[:, None])
+        return {"rgb": out, "fg": fg, "w_last": w_last, "acc": acc}
+
+    @torch.no_grad()
+    def render(
+        self,
+        c2w: torch.Tensor,
+        aud: torch.Tensor,
+        bc: torch.Tensor,
+        focal: float,
+        cx: float,
+        cy: float,
+        frame_index: int = 0,
+    ) -> torch.Tensor:
+        """One frame ``[H, W, 3]`` in [0, 1] (not clipped) over the background ``bc`` ``[H, W, 3]``."""
+        h, w = bc.shape[:2]
+        q = self.q
+        gen = None
+        if self.noise:
+            gen = torch.Generator(device=bc.device)
+            gen.manual_seed((self.seed * 1_000_003 + int(frame_index)) % (2**63))
+        biases = {"coarse": self.coarse.frame_biases(aud), "fine": self.fine.frame_biases(aud)}
+        lh, lw = (h, w) if q.scale >= 1 else (max(1, round(h * q.scale)), max(1, round(w * q.scale)))
+        # pixel centres of the (possibly lower-resolution) head layer in full-frame pixel units
+        ys = (torch.arange(lh, dtype=bc.dtype, device=bc.device) + 0.5) * (h / lh) - 0.5
+        xs = (torch.arange(lw, dtype=bc.dtype, device=bc.device) + 0.5) * (w / lw) - 0.5
+        rows, cols = torch.meshgrid(ys, xs, indexing="ij")
+        rays_o, rays_d = pixel_rays(c2w, focal, cx, cy, cols.reshape(-1), rows.reshape(-1))
+        bc_low = (
+            bc
+            if (lh, lw) == (h, w)
+            else F.interpolate(
+                bc.permute(2, 0, 1)[None], size=(lh, lw), mode="bilinear", align_corners=False, antialias=True
+            )[0].permute(1, 2, 0)
+        )
+        bc_flat = bc_low.reshape(-1, 3)
+        keys = ("rgb",) if (lh, lw) == (h, w) else ("fg", "w_last", "acc")
+        parts: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
+        for i in range(0, rays_o.shape[0], q.chunk):
+            s = slice(i, i + q.chunk)
+            out = self._rays(rays_o[s], rays_d[s], bc_flat[s], aud, biases, gen)
+            for k in keys:
+                parts[k].append(out[k])
+        if (lh, lw) == (h, w):
+            return torch.cat(parts["rgb"]).view(h, w, 3)
+        layer = torch.cat(
+            [torch.cat(parts["fg"]), torch.cat(parts["w_last"])[:, None], torch.cat(parts["acc"])[:, None]], -1
+        )
+        up = F.interpolate(
+            layer.view(lh, lw, 5).permute(2, 0, 1)[None], size=(h, w), mode="bilinear", align_corners=False
+        )[0].permute(1, 2, 0)
+        rgb = up[..., :3] + up[..., 3:4] * bc
+        if self.white_bkgd:
+            rgb = rgb + (1.0 - up[..., 4:5])
+        return rgb
+
+
+def rays_per_frame(h: int, w: int, q: Quality) -> int:
+    return h * w if q.scale >= 1 else max(1, round(h * q.scale)) * max(1, round(w * q.scale))
+
+
+def samples_per_frame(h: int, w: int, q: Quality) -> int:
+    return rays_per_frame(h, w, q) * (q.n_samples + q.n_importance)
+
+
+__all__ = ["EXACT", "FAST", "QUALITIES", "Quality", "References", "Renderer"]
