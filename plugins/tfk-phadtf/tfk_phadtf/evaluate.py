@@ -60,8 +60,9 @@ def evaluate(sub, nets, face_model, out_dir: Path, device: str = "cpu", sync: bo
     result["pose_generated"] = pose_stats(rendered)
     result["pose_reference"] = pose_stats(real)
     result["held_out_frames"] = [lo, hi - 1]
-    result["notes"] = result.get("notes", []) + [
-        "hs_provisional: PHADTF's HS formula is unpublished; this is a labelled stand-in (tfk.metrics.pose)."
+    result["notes"] = [
+        *result.get("notes", []),
+        "hs_provisional: PHADTF's HS formula is unpublished; this is a labelled stand-in (tfk.metrics.pose).",
     ]
     write_metrics(result, out_dir / "metrics.json")
     return result

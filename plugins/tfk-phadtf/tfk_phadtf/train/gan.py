@@ -106,7 +106,8 @@ def gan_step(nets, opts, batch, cfg: GanConfig) -> dict[str, float]:
     loss_g = l_gan + l_l1 + l_att + l_tv
     loss_g.backward()
     opt_g.step()
-    return {"G": float(loss_g), "G_L1": float(l_l1), "G_GAN": float(l_gan), "D": float(loss_d), "mem": float(loss_mem)}
+    vals = {"G": loss_g, "G_L1": l_l1, "G_GAN": l_gan, "D": loss_d, "mem": loss_mem}
+    return {k: float(v.detach()) for k, v in vals.items()}
 
 
 def train_gan(
