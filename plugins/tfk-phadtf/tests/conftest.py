@@ -74,7 +74,7 @@ def preprocess_options(video: Path, synthetic_bfm: dict, tiny_weights: dict, **k
 
 
 @pytest.fixture(scope="session")
-def subject_ctx(tmp_path_factory, shared_media, synthetic_bfm, tiny_weights):
+def subject_ctx(tmp_path_factory, shared_media, synthetic_bfm, tiny_weights):  # noqa: F811
     """The shared clip preprocessed (first 40 frames, fitted coefficients on the synthetic BFM stand-in)."""
     from tfk_phadtf.preprocess import preprocess
 
