@@ -82,16 +82,25 @@ _EVALUATE = [
 ]
 
 
+_DEMO = [
+    Option("out", Path, help="directory for every demo file", default=Path("tfk-demo-phadtf")),
+    Option("seconds", float, help="length of the built-in target clip", default=4.0),
+    Option("video", Path, help="your own target clip (default: a built-in one)", exists=True, media="video+audio"),
+    Option("audio", Path, help="your own driving speech (default: a built-in voice)", exists=True, media="audio"),
+]
+
+
 @hookimpl
 def tfk_model() -> ModelInfo:
     return ModelInfo(
         summary="PHADTF: audio -> personalised head pose + expression (3DMM), refined by a memory-augmented GAN",
         version=__version__,
-        options={"preprocess": _PREPROCESS, "train": _TRAIN, "infer": _INFER, "evaluate": _EVALUATE},
+        options={"preprocess": _PREPROCESS, "train": _TRAIN, "infer": _INFER, "evaluate": _EVALUATE, "demo": _DEMO},
         stage_help={
             "preprocess": "Prepare one target person (>= 16 s, 25 fps): frames, landmarks, 3DMM, renders, MFCC.",
             "train": "Personalise: fine-tune the audio network (--stage audio) and the memory GAN (--stage gan).",
             "infer": "Drive the target with new speech (frames = 25 x audio seconds).",
+            "demo": "Every stage on built-in media with stand-ins (synthetic BFM, untrained tiny nets), offline.",
             "evaluate": "Re-generate the held-out part of the clip: HS (provisional), SSIM, PSNR, LMD, CPBD, LSE.",
         },
         homepage="https://github.com/yiranran/Audio-driven-TalkingFace-HeadPose",
@@ -146,3 +155,12 @@ def tfk_evaluate(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_phadtf.evaluate import evaluate_stage
 
     return evaluate_stage(ctx, options)
+
+
+@hookimpl
+def tfk_demo(ctx: StageContext, options: dict[str, Any]) -> Any:
+    from tfk_phadtf.demo import run_demo
+
+    return run_demo(
+        options["out"], options["seconds"], ctx.device, options.get("video"), options.get("audio"), ctx.progress
+    )

@@ -36,8 +36,9 @@ def _n_train(n: int) -> int:
     return 300 if n >= 400 else max(2, round(0.75 * n))
 
 
-def step_frames(sc, video: Path, max_frames: int, min_seconds: float) -> None:
-    from tfk.media import extract_audio, iter_frames, preflight, probe
+def check_clip(video: Path, min_seconds: float):
+    """Preflight (video + audio) and the length rule; returns the probe result."""
+    from tfk.media import preflight
 
     info = preflight(video, video=True, audio=True)
     duration = float(info.video_duration or info.duration)
@@ -47,6 +48,13 @@ def step_frames(sc, video: Path, max_frames: int, min_seconds: float) -> None:
             f"(it fine-tunes on frames 0-299 and tests on 300-399 at 25 fps)",
             hint="use a longer clip (or --min-seconds for a quick experiment)",
         )
+    return info
+
+
+def step_frames(sc, video: Path, max_frames: int, min_seconds: float) -> None:
+    from tfk.media import extract_audio, iter_frames, probe
+
+    info = check_clip(video, min_seconds)
     src = video
     if info.fps is None or abs(info.fps - FPS) > 0.01:
         from tfk.media import normalize_video
@@ -211,6 +219,7 @@ def preprocess(ctx, options: dict[str, Any]) -> dict[str, Any]:
     if ctx.workspace is None:
         raise UsageError("preprocess phadtf needs --uid (or --workspace)")
     video = Path(options["input"])
+    check_clip(video, float(options["min_seconds"]))  # refuse a short clip before asking for any weights
     fm, l3 = options.get("face_model"), options.get("lm3d")
     arcface = resolve(options.get("arcface"), arts.ARCFACE, ctx.require)
     dev = ctx.device
