@@ -48,7 +48,7 @@ def predict_coeffs(net: torch.nn.Module, wav: np.ndarray, device: str = "cpu") -
     """(T, 70) for the utterance (one LSTM pass over all windows, batch 1); T padded to round(25 x seconds)."""
     from tfk.audio.mfcc import phadtf_mfcc_windows
 
-    n_out = round(len(wav) / 16000 * FPS)
+    n_out = int(np.floor(len(wav) / 16000 * FPS + 0.5))  # round half up
     if n_out < 1:
         raise BadInput("the driving audio is shorter than one video frame")
     win = phadtf_mfcc_windows(wav)
@@ -248,13 +248,16 @@ def infer(ctx, options: dict) -> Path:
     out = Path(options.get("output") or f"{sub.uid}_{audio.stem}_phadtf.mp4")
     wav = load_audio(audio, sr=16000)
     fm = resources.face_model(options.get("face_model"), ctx.device)
-    res = generate(
-        sub, nets, fm, wav, out, audio, str(options["pose"]), bool(options["full_frame"]), ctx.device, ctx.progress
-    )
+    res = generate(sub, nets, fm, wav, out, audio, str(options["pose"]), full_frame(options), ctx.device, ctx.progress)
     if ctx.run is not None:
         ctx.run.record_output("video", out)
     log.info("wrote %s (%d frames, %.2f s)", out, res["frames"], res["seconds"])
     return out
+
+
+def full_frame(options: dict) -> bool:
+    """``--face-only`` wins over the default ``--full-frame``."""
+    return bool(options.get("full_frame", True)) and not bool(options.get("face_only", False))
 
 
 def _latest(d: Path, pattern: str) -> str | None:
