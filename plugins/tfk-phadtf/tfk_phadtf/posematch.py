@@ -7,61 +7,75 @@ between keyframes are interpolated. The final head pose is therefore always a re
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 
-def _smooth(x: np.ndarray, window: int = 7) -> np.ndarray:
-    if len(x) < window:
+def smooth(x: np.ndarray, window: int = 7) -> np.ndarray:
+    """Hanning smoothing with reflected ends (the original's ``smooth``); same length as ``x``."""
+    x = np.asarray(x, np.float64)
+    if x.size < window or window < 3:
         return x.copy()
+    s = np.r_[x[window - 1 : 0 : -1], x, x[-2 : -window - 1 : -1]]
     w = np.hanning(window)
-    pad = np.pad(x, window // 2, mode="edge")
-    return np.convolve(pad, w / w.sum(), mode="valid")
+    y = np.convolve(w / w.sum(), s, mode="valid")
+    return y[window // 2 : -(window // 2)]
 
 
 def keyframes(angles: np.ndarray, min_gap: int = 3) -> list[int]:
-    """Local extrema of the smoothed axis-2 angle, pruned to at most N/10, >= ``min_gap`` apart, plus ends."""
+    """Keyframes of the axis-2 angle track: extrema of the smoothed curve, pruned with ``argrelextrema(order=2)``
+    until there are at most N/10, neighbours closer than ``min_gap`` merged (the larger max|angle| wins), plus
+    frames 0 and N-1."""
     from scipy.signal import argrelextrema
 
-    n = len(angles)
-    y = _smooth(np.asarray(angles, np.float64)[:, 2])
-    idx = np.sort(np.concatenate([argrelextrema(y, np.greater)[0], argrelextrema(y, np.less)[0]]))
-    while len(idx) > max(1, n // 10):
-        sub = y[idx]
-        keep = np.sort(
-            np.concatenate([argrelextrema(sub, np.greater, order=2)[0], argrelextrema(sub, np.less, order=2)[0]])
-        )
-        if len(keep) == 0 or len(keep) == len(idx):
-            idx = idx[np.argsort(-np.abs(sub))[: max(1, n // 10)]]
-            idx.sort()
+    data = np.asarray(angles, np.float64)
+    n = len(data)
+    y0 = smooth(data[:, 2])
+    ids = np.sort(np.concatenate([argrelextrema(y0, np.greater)[0], argrelextrema(y0, np.less)[0]]))
+    while len(ids) > n / 10.0:
+        y = y0[ids]
+        keep = np.concatenate([argrelextrema(y, np.greater, order=2)[0], argrelextrema(y, np.less, order=2)[0]])
+        if len(keep) >= len(ids):  # cannot shrink further (the original would loop forever here)
             break
-        idx = idx[keep]
-    kept: list[int] = []
-    for k in idx.tolist():
-        if kept and k - kept[-1] < min_gap:
-            if abs(y[k]) > abs(y[kept[-1]]):
-                kept[-1] = k
-            continue
-        kept.append(k)
-    return sorted({0, n - 1, *kept})
+        ids = np.sort(ids[keep])
+    ids = np.sort(np.unique(ids)).astype(int)
+    for i in range(1, len(ids)):  # in place, as the original: a -1 mark takes part in the next comparison
+        if ids[i] - ids[i - 1] < min_gap:
+            if np.abs(data[ids[i]]).max() > np.abs(data[ids[i - 1]]).max():
+                ids[i - 1] = -1
+            else:
+                ids[i] = -1
+    ids = ids[ids != -1]
+    return [0, *ids.tolist(), n - 1]
+
+
+def _nearest(real: np.ndarray, query: np.ndarray) -> int:
+    return int(np.argmin(np.abs(real[:, :3] - query[:3]).sum(1)))
 
 
 def match_frames(pred_angles: np.ndarray, real_angles: np.ndarray, speed: float = 1.0) -> np.ndarray:
-    """Index of the real frame used for every predicted frame (N,)."""
+    """Index of the real frame used for every predicted frame (N,): keyframe 0 -> the nearest real pose (L1 of
+    the angles) over all frames; each next keyframe -> the nearest within ``[I - speed*period, I + speed*period)``
+    of the previous match; between keyframes the index is interpolated and rounded (Python ``round``)."""
     pred = np.asarray(pred_angles, np.float64)
     real = np.asarray(real_angles, np.float64)
     n, m = len(pred), len(real)
     if n == 1:
-        return np.array([int(np.abs(real - pred[0]).sum(1).argmin())])
+        return np.array([_nearest(real, pred[0])])
     keys = keyframes(pred)
-    matched = [int(np.abs(real - pred[keys[0]]).sum(1).argmin())]
-    for a, b in itertools.pairwise(keys):
-        r = max(1, round(speed * (b - a)))
-        lo, hi = max(0, matched[-1] - r), min(m, matched[-1] + r + 1)
-        matched.append(lo + int(np.abs(real[lo:hi] - pred[b]).sum(1).argmin()))
-    out = np.interp(np.arange(n), keys, matched)
-    return np.clip(np.floor(out + 0.5).astype(int), 0, m - 1)
+    matched = [_nearest(real, pred[0])]
+    for i in range(1, len(keys)):
+        period = keys[i] - keys[i - 1]
+        lo = max(0, int(matched[-1] - speed * period))
+        hi = min(m, matched[-1] + int(speed * period))
+        matched.append(lo + _nearest(real[lo:hi], pred[keys[i]]))
+    out = np.zeros(n, dtype=int)
+    for i in range(len(keys) - 1):
+        a, length = keys[i], keys[i + 1] - keys[i]
+        out[a] = matched[i]
+        for j in range(1, length):
+            out[a + j] = round(j / length * (matched[i + 1] - matched[i]) + matched[i])
+    out[keys[-1]] = matched[-1]
+    return out
 
 
 def ping_pong(n: int, m: int) -> np.ndarray:
