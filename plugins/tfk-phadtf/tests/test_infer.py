@@ -66,3 +66,17 @@ def test_chain_pieces_keep_the_original_conventions(subject, face_model):
     assert np.array_equal(c[:, 80:144], exp)
     blends = comp.blends(exp, np.array([3, 7]))
     assert blends[0].shape == (224, 224, 3) and blends[0].dtype == np.uint8
+
+
+def test_cached_identity_render_equals_the_full_render(subject, face_model):
+    from tfk_phadtf.facerender import FaceRenderer
+
+    r = FaceRenderer(face_model)
+    r.fix_identity(subject.coeffs[0])
+    c = np.repeat(subject.coeffs[:1], 3, 0).copy()
+    c[:, 80:144] = subject.coeffs[[4, 9, 14], 80:144]
+    c[:, 224:227] = subject.coeffs[[5, 10, 20], 224:227]
+    c[:, 254:257] = subject.coeffs[[5, 10, 20], 254:257]
+    fast = r.render_exp_pose(c[:, 80:144], c[:, 224:227], c[:, 254:257])
+    full = r.render(c)
+    assert np.abs(fast.astype(int) - full.astype(int)).max() <= 1 and (fast[..., 3] == full[..., 3]).mean() > 0.999

@@ -73,6 +73,7 @@ class Composer:
 
     def __init__(self, sub, renderer):
         self.sub, self.r = sub, renderer
+        renderer.fix_identity(sub.coeffs[0])
         self.base = sub.coeffs[0].copy()
         self.shift = sub.lm_5p.mean(1)  # (N, 2): mean over the 5 points
 
@@ -87,7 +88,8 @@ class Composer:
         from tfk_phadtf.blend import alpha_blend
         from tfk_phadtf.facerender import shift
 
-        rgba = self.r.render(self.coeffs(exp, idx))
+        c = self.coeffs(exp, idx)
+        rgba = self.r.render_exp_pose(c[:, 80:144], c[:, 224:227], c[:, 254:257])
         out = []
         for j, k in enumerate(idx):
             moved = shift(rgba[j], *self.shift[k])
