@@ -34,9 +34,14 @@ def prepare(work: Path, grid: int, device: str, width: int) -> tuple:
     from tfk.workspace import Workspace
 
     files = make_synthetic_bfm(work / "bfm", seed=0, grid=grid)
-    files.update(derive_bfm(files["01_MorphableModel.mat"], work / "derived", helpers=files))
-    weights = write_tiny_weights(work / "w", width=width, seed=0, mem_size=30000 if width == 1 else 256)
-    clip = make_talking_clip(work / "clip.mp4", seconds=2.0, size=256, seed=0)
+    front = work / "derived" / "BFM_model_front.mat"
+    if not front.exists():  # a --work directory is reused (preprocess steps are cached too)
+        derive_bfm(files["01_MorphableModel.mat"], work / "derived", helpers=files)
+    files["BFM_model_front.mat"] = front
+    weights = write_tiny_weights(work / f"w{width}", width=width, seed=0, mem_size=30000 if width == 1 else 256)
+    clip = work / "clip.mp4"
+    if not clip.exists():
+        make_talking_clip(clip, seconds=2.0, size=256, seed=0)
     ws = Workspace.for_subject("phadtf", "bench", work / "ws")
     ctx = StageContext(model="phadtf", stage="preprocess", home=work, device=device, workspace=ws)
     opts = {
@@ -63,6 +68,7 @@ def main() -> None:
     ap.add_argument("--bfm-grid", type=int, default=190, help="stand-in BFM grid (190 ~ the real vertex count)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--face-only", action="store_true", help="skip the full-frame paste-back")
+    ap.add_argument("--work", type=Path, help="keep the prepared target here and reuse it on the next run")
     args = ap.parse_args()
 
     import numpy as np
@@ -74,7 +80,8 @@ def main() -> None:
     from tfk.testing.synth import synthetic_speech
 
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         ws, w, front = prepare(work, args.bfm_grid, args.device, args.width)
         prep = time.perf_counter() - t0

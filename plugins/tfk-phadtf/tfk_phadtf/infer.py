@@ -10,7 +10,9 @@ into the matched original frame -> H.264 + AAC. Output frames = round(25 x audio
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from tfk.errors import BadInput, UsageError
 log = logging.getLogger("tfk.phadtf")
 FPS = 25
 GAN_SIZE = 256
+CHUNK = 8  # frames per GAN batch
 ID_EVERY = 25  # control=1: memory look-up every 25th frame (and the last), interpolated between
 
 
@@ -44,15 +47,20 @@ def load_nets(atcnet: Path, net_g: Path, net_mem: Path, device: str = "cpu", dro
 
 
 @torch.no_grad()
-def predict_coeffs(net: torch.nn.Module, wav: np.ndarray, device: str = "cpu") -> np.ndarray:
+def predict_coeffs(
+    net: torch.nn.Module, wav: np.ndarray, device: str = "cpu", timing: dict | None = None
+) -> np.ndarray:
     """(T, 70) for the utterance (one LSTM pass over all windows, batch 1); T padded to round(25 x seconds)."""
     from tfk.audio.mfcc import phadtf_mfcc_windows
 
     n_out = int(np.floor(len(wav) / 16000 * FPS + 0.5))  # round half up
     if n_out < 1:
         raise BadInput("the driving audio is shorter than one video frame")
-    win = phadtf_mfcc_windows(wav)
-    out = net(torch.as_tensor(win, dtype=torch.float32, device=device)[None])[0].cpu().numpy()
+    win = torch.as_tensor(phadtf_mfcc_windows(wav), dtype=torch.float32, device=device)[None]
+    t0 = time.perf_counter()
+    out = net(win)[0].cpu().numpy()
+    if timing is not None:
+        timing["atcnet"] = time.perf_counter() - t0
     if len(out) < n_out:  # the window count is floor(M/4) - 6, about one short of 25 x seconds
         out = np.concatenate([out, np.repeat(out[-1:], n_out - len(out), 0)])
     return out[:n_out]
@@ -115,13 +123,18 @@ def query_input(rgb: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def identity_track(nets: Nets, comp: Composer, exp: np.ndarray, idx: np.ndarray, device: str) -> np.ndarray:
+def identity_track(
+    nets: Nets, comp: Composer, exp: np.ndarray, idx: np.ndarray, device: str, timing: dict | None = None
+) -> np.ndarray:
     """Top-1 memory value on frames 0, 25, 50, … and the last; linear interpolation in between."""
     n = len(idx)
     keys = sorted({*range(0, n, ID_EVERY), n - 1})
     blends = comp.blends(exp[keys], idx[keys])
-    q = nets.memory(torch.stack([query_input(b) for b in blends]).to(device))
-    vals = nets.memory.top1_value(q).cpu().numpy()
+    x = torch.stack([query_input(b) for b in blends]).to(device)
+    t0 = time.perf_counter()
+    vals = nets.memory.top1_value(nets.memory(x)).cpu().numpy()
+    if timing is not None:
+        timing["memory"] = time.perf_counter() - t0
     out = np.empty((n, vals.shape[1]), np.float32)
     for d in range(vals.shape[1]):
         out[:, d] = np.interp(np.arange(n), keys, vals[:, d])
@@ -165,37 +178,44 @@ def generate(
     timings: dict | None = None,
 ) -> dict:
     """Write the talking-face video; returns a summary (frames, matched indices, durations)."""
-    import time
-
     from tfk.media import VideoWriter
     from tfk_phadtf.crops import crop_to_image
     from tfk_phadtf.facerender import FaceRenderer
 
-    t_net = 0.0
-    t0 = time.perf_counter()
-    pred = predict_coeffs(nets.atcnet, wav, device)
-    t_net += time.perf_counter() - t0
+    t_start = time.perf_counter()
+    a_timing: dict = {}
+    pred = predict_coeffs(nets.atcnet, wav, device, a_timing)
+    t_net = a_timing["atcnet"]
     real = sub.coeffs[: sub.n_train, 224:227]
     idx = assign_frames(pred, real, pose)
     comp = Composer(sub, FaceRenderer(face_model, device))
-    t0 = time.perf_counter()
-    ident = identity_track(nets, comp, pred[:, :64], idx, device)
-    t_id = time.perf_counter() - t0
+    id_timing: dict = {}
+    ident = identity_track(nets, comp, pred[:, :64], idx, device, id_timing)
     m = crop_to_image(sub.trans_params[0])
     n = len(pred)
     window: deque[torch.Tensor] = deque(maxlen=3)
     task = progress.task("PHADTF frames", total=n) if progress is not None else None
     ctx = task if task is not None else None
     bar = ctx.__enter__() if ctx is not None else None
-    t_start = time.perf_counter()
+    pool = None
     try:
         with VideoWriter(output, fps=FPS, audio=audio_path if audio_path is not None else wav) as vw:
-            for s0 in range(0, n, 8):
-                ks = list(range(s0, min(n, s0 + 8)))
-                blends = comp.blends(pred[ks, :64], idx[ks])
+            chunks = [list(range(s0, min(n, s0 + CHUNK))) for s0 in range(0, n, CHUNK)]
+
+            def compose(ks: list[int]) -> list[torch.Tensor]:
+                return [to_gan(b) for b in comp.blends(pred[ks, :64], idx[ks])]
+
+            # Render + blend the next chunk in a worker thread while the GAN runs on this one (torch, numpy and
+            # OpenCV release the GIL), so the work outside the networks overlaps with them.
+            pool = ThreadPoolExecutor(max_workers=1)
+            pending = pool.submit(compose, chunks[0])
+            for c_i, ks in enumerate(chunks):
+                s0 = ks[0]
+                a_ts = pending.result()
+                if c_i + 1 < len(chunks):
+                    pending = pool.submit(compose, chunks[c_i + 1])
                 xs = []
-                for b in blends:
-                    a_t = to_gan(b)
+                for a_t in a_ts:
                     window.append(a_t)
                     while len(window) < 3:  # only reached for clips under 3 frames (see below)
                         window.appendleft(a_t)
@@ -216,11 +236,13 @@ def generate(
                     if bar is not None:
                         bar.advance(1)
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         if ctx is not None:
             ctx.__exit__(None, None, None)
-    total = time.perf_counter() - t_start + t_id
+    total = time.perf_counter() - t_start
     if timings is not None:
-        timings.update(total=total, networks=t_net + t_id, frames=n)
+        timings.update(total=total, networks=t_net + id_timing["memory"], frames=n)
     return {"output": str(output), "frames": n, "seconds": n / FPS, "matched_frames": idx.tolist(), "pose": pose}
 
 
