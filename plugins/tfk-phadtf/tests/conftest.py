@@ -26,6 +26,10 @@ from tfk.testing.pytest_plugin import (  # noqa: E402,F401 - re-exported fixture
 WIDTH = 16
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a test over a few seconds (still runs in CI)")
+
+
 @pytest.fixture(scope="session")
 def synthetic_bfm(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from tfk.tdmm.bfm import derive_bfm
