@@ -1,0 +1,1 @@
+"""PHADTF personalisation: the audio-network fine-tune (:mod:`.audio`) and the memory-GAN fine-tune (:mod:`.gan`)."""
