@@ -39,11 +39,11 @@ class Inversion:
 
 
 class StyleHEAT(nn.Module):
-    def __init__(self, size: int = 1024, narrow: float = 1.0):
+    def __init__(self, size: int = 1024, narrow: float = 1.0, style_dim: int = 512):
         super().__init__()
         self.size = size
         self.video_warper = VideoWarper(narrow)
-        self.generator = HFGI(size, narrow)
+        self.generator = HFGI(size, narrow, style_dim)
         fc = self.generator.stylegan.feature_channels
         descriptor = self.video_warper.mapping_net.first[0].out_channels
         self.calibrator = CalibrationNet(64, fc, 2, narrow, descriptor_nc=descriptor, style_channels=fc)
