@@ -244,13 +244,17 @@ def _driving_audio(path: Path) -> np.ndarray | None:
         return None
 
 
-def audio_semantics(eng: Engine, audio: Path, source_sem: np.ndarray, seed: int, pose_style: int | None):
+def audio_semantics(
+    eng: Engine, audio: Path, source_sem: np.ndarray, seed: int, pose_style: int | None, frame_limit: int | None = None
+):
     """SadTalker audio2coeff: ``[T,73]`` semantics (source crop appended) and the 16 kHz wav cut to T/25 s."""
     from tfk.audio.mel import melspectrogram, sadtalker_crop_pad, sadtalker_mel_windows, sadtalker_n_frames
     from tfk.media import load_audio
     from tfk_styleheat.models.sadtalker import NUM_CLASSES, audio_to_coeffs
 
     wav = load_audio(audio, sr=16000)
+    if frame_limit is not None:
+        wav = wav[: frame_limit * 640]
     t = sadtalker_n_frames(len(wav))
     if t < 2:
         raise BadInput(f"{Path(audio).name}: audio shorter than two video frames (80 ms)")
@@ -318,7 +322,7 @@ def infer(
         sem, fps, wav = drive.semantics, drive.fps, _driving_audio(Path(video))
     elif mode == "audio":
         src = prepare_image(Path(image), ex, align, cache_dir)
-        sem, wav = audio_semantics(eng, Path(audio), src.semantics[0], seed, pose_style)
+        sem, wav = audio_semantics(eng, Path(audio), src.semantics[0], seed, pose_style, frame_limit)
     else:
         src = prepare_image(Path(image), ex, align, cache_dir)
         s0 = src.semantics[0]
