@@ -56,7 +56,13 @@ def write_tiny_weights(d: Path, seed: int = 0) -> dict[str, Path]:
         "shared/deep3d_epoch20": d / "epoch_20.pth",
     }
     torch.save(g.stylegan.state_dict(), out[arts.STYLEGAN])
-    torch.save({"encoder": g.e4e_encoder.encoder.state_dict(), "latent_avg": g.stylegan.mean_latent(64)[0].detach().repeat(g.stylegan.n_latent, 1)}, out[arts.E4E])
+    torch.save(
+        {
+            "encoder": g.e4e_encoder.encoder.state_dict(),
+            "latent_avg": g.stylegan.mean_latent(64)[0].detach().repeat(g.stylegan.n_latent, 1),
+        },
+        out[arts.E4E],
+    )
     torch.save({"aligner": g.hfgi_aligner.state_dict(), "encoder": g.hfgi_encoder.state_dict()}, out[arts.HFGI])
     visual = {k: v for k, v in m.state_dict().items() if not k.startswith("generator.")}
     torch.save({"net_G_ema": visual}, out[arts.VISUAL])
@@ -64,7 +70,9 @@ def write_tiny_weights(d: Path, seed: int = 0) -> dict[str, Path]:
     torch.save({"model": Audio2Pose(narrow=1 / 8).state_dict()}, out[arts.AUDIO2POSE])
     sd = TINY["style_dim"]
     torch.save(torch.randn(1, sd) * 0.1, out[arts.INTERFACEGAN_AGE])
-    torch.save({"mean": torch.zeros(1, sd), "comp": torch.randn(80, sd) / sd**0.5, "std": torch.ones(80)}, out[arts.FFHQ_PCA])
+    torch.save(
+        {"mean": torch.zeros(1, sd), "comp": torch.randn(80, sd) / sd**0.5, "std": torch.ones(80)}, out[arts.FFHQ_PCA]
+    )
     torch.save({"net_recon": ReconNet().state_dict(), "epoch": 20}, out["shared/deep3d_epoch20"])
     bfm = make_synthetic_bfm(d / "bfm", grid=12)
     out["shared/deep3d_similarity_lm3d"] = Path(bfm["similarity_Lm3D_all.mat"])

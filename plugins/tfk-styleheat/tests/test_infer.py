@@ -37,8 +37,14 @@ def _run(tmp_path, engine, extractor, cache, fake_require, **kw) -> Path:
 
     kw.setdefault("frame_limit", FRAMES)
     return infer(
-        output=tmp_path / "out.mp4", resolution=256, batch_size=3, require=fake_require, cache_dir=cache,
-        engine=engine, extractor=extractor, **kw,
+        output=tmp_path / "out.mp4",
+        resolution=256,
+        batch_size=3,
+        require=fake_require,
+        cache_dir=cache,
+        engine=engine,
+        extractor=extractor,
+        **kw,
     )
 
 
@@ -55,8 +61,15 @@ def _check(path: Path, frames: int, size: int = 256) -> None:
 
 
 def test_cross_identity(tmp_path, shared_media, engine, extractor, cache, fake_require):
-    out = _run(tmp_path, engine, extractor, cache, fake_require,
-               image=shared_media / "people_0.png", video=shared_media / "WDA_KatieHill_000.mp4")
+    out = _run(
+        tmp_path,
+        engine,
+        extractor,
+        cache,
+        fake_require,
+        image=shared_media / "people_0.png",
+        video=shared_media / "WDA_KatieHill_000.mp4",
+    )
     _check(out, FRAMES)
 
 
@@ -75,20 +88,46 @@ def test_same_identity_caches_coefficients(tmp_path, shared_media, engine, extra
 
 
 def test_audio_driven(tmp_path, shared_media, engine, extractor, cache, fake_require):
-    out = _run(tmp_path, engine, extractor, cache, fake_require, image=shared_media / "people_0.png",
-               audio=shared_media / "RD_Radio34_002.wav", frame_limit=6)
+    out = _run(
+        tmp_path,
+        engine,
+        extractor,
+        cache,
+        fake_require,
+        image=shared_media / "people_0.png",
+        audio=shared_media / "RD_Radio34_002.wav",
+        frame_limit=6,
+    )
     _check(out, 6)
 
 
 def test_attribute_edit(tmp_path, shared_media, engine, extractor, cache, fake_require):
-    out = _run(tmp_path, engine, extractor, cache, fake_require, image=shared_media / "people_0.png",
-               video=shared_media / "WDA_KatieHill_000.mp4", edit="young", strength=2.0)
+    out = _run(
+        tmp_path,
+        engine,
+        extractor,
+        cache,
+        fake_require,
+        image=shared_media / "people_0.png",
+        video=shared_media / "WDA_KatieHill_000.mp4",
+        edit="young",
+        strength=2.0,
+    )
     _check(out, FRAMES)
 
 
 def test_pose_edit(tmp_path, shared_media, engine, extractor, cache, fake_require):
-    out = _run(tmp_path, engine, extractor, cache, fake_require, image=shared_media / "people_0.png",
-               pose="yaw=15,pitch=-5", pose_frames=5, frame_limit=None)
+    out = _run(
+        tmp_path,
+        engine,
+        extractor,
+        cache,
+        fake_require,
+        image=shared_media / "people_0.png",
+        pose="yaw=15,pitch=-5",
+        pose_frames=5,
+        frame_limit=None,
+    )
     _check(out, 5)
 
 

@@ -9,8 +9,8 @@ from tfk_styleheat.models import checkpoint as ck
 from tfk_styleheat.models.calibrator import CalibrationNet
 from tfk_styleheat.models.flow import flow_to_deformation, warp
 from tfk_styleheat.models.sadtalker import Audio2Exp, Audio2Pose
-from tfk_styleheat.models.styleheat import StyleHEAT
 from tfk_styleheat.models.stylegan2 import Discriminator, Generator
+from tfk_styleheat.models.styleheat import StyleHEAT
 from tfk_styleheat.models.warper import VideoWarper
 
 from tfk.errors import InvalidArtifact
@@ -63,7 +63,10 @@ def test_strict_load_roundtrip_in_published_file_layouts(tmp_path):
     m = StyleHEAT(size=64, narrow=1 / 32, style_dim=16)
     g = m.generator
     torch.save(g.stylegan.state_dict(), tmp_path / "StyleGAN_e4e.pth")
-    torch.save({"encoder": g.e4e_encoder.encoder.state_dict(), "latent_avg": torch.randn(g.stylegan.n_latent, 16)}, tmp_path / "Encoder_e4e.pth")
+    torch.save(
+        {"encoder": g.e4e_encoder.encoder.state_dict(), "latent_avg": torch.randn(g.stylegan.n_latent, 16)},
+        tmp_path / "Encoder_e4e.pth",
+    )
     torch.save({"aligner": g.hfgi_aligner.state_dict(), "encoder": g.hfgi_encoder.state_dict()}, tmp_path / "hfgi.pth")
     visual = {k: v for k, v in m.state_dict().items() if not k.startswith("generator.")}
     torch.save({"net_G_ema": visual, "net_G": visual}, tmp_path / "StyleHEAT_visual.pt")
@@ -89,7 +92,7 @@ def test_wrong_files_fail_with_one_line_errors(tmp_path):
     sd = g.state_dict()
     sd.pop("noises.noise_0")
     torch.save(sd, tmp_path / "g.pth")
-    with pytest.raises(InvalidArtifact, match="1 missing .*noises.noise_0"):
+    with pytest.raises(InvalidArtifact, match=r"1 missing .*noises\.noise_0"):
         ck.load_stylegan(Generator(size=32, style_dim=8, narrow=1 / 64), tmp_path / "g.pth")
     torch.save({"net_G_ema": {"foo.weight": torch.zeros(1)}}, tmp_path / "v.pt")
     with pytest.raises(InvalidArtifact, match="unexpected keys"):
@@ -112,8 +115,10 @@ def test_generator_hooks():
         same, _, _ = g(w, f_condition=f)
         torch.testing.assert_close(same, plain)
         rc = [torch.full((2, g.feature_channels, 64, 64), 5.0) for _ in range(6)]  # pairs 8/16/32 never act
-        torch.testing.assert_close(g(w, refining_condition=rc + [torch.zeros(2, g.feature_channels, 64, 64)] * 2)[0], plain)
-        rc8 = rc + [torch.full((2, g.feature_channels, 64, 64), 0.5), torch.zeros(2, g.feature_channels, 64, 64)]
+        torch.testing.assert_close(
+            g(w, refining_condition=rc + [torch.zeros(2, g.feature_channels, 64, 64)] * 2)[0], plain
+        )
+        rc8 = [*rc, torch.full((2, g.feature_channels, 64, 64), 0.5), torch.zeros(2, g.feature_channels, 64, 64)]
         assert not torch.allclose(g(w, refining_condition=rc8)[0], plain)
         cond = (torch.zeros(2, g.feature_channels, 64, 64), torch.zeros(2, g.feature_channels, 64, 64))
         torch.testing.assert_close(g(w, inversion_condition=cond)[0], plain)

@@ -63,5 +63,7 @@ def test_fused_leaky_relu_matches_formula():
     m = FusedLeakyReLU(5)
     assert list(m.state_dict()) == ["bias"] and m.bias.shape == (5,)
     x2 = torch.tensor(rng.standard_normal((4, 5)))  # 2-D input (EqualLinear with activation)
-    np.testing.assert_allclose(fused_leaky_relu(x2, torch.zeros(5, dtype=torch.float64)).numpy(),
-                               np.where(x2.numpy() >= 0, x2.numpy(), 0.2 * x2.numpy()) * math.sqrt(2))
+    np.testing.assert_allclose(
+        fused_leaky_relu(x2, torch.zeros(5, dtype=torch.float64)).numpy(),
+        np.where(x2.numpy() >= 0, x2.numpy(), 0.2 * x2.numpy()) * math.sqrt(2),
+    )

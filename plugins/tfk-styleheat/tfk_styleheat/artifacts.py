@@ -22,12 +22,12 @@ __all__ = [
     "FFHQ_PCA",
     "FFHQ_PCA_NPZ",
     "HFGI",
+    "INTERFACEGAN_AGE",
+    "INTERFACEGAN_POSE",
     "IR_SE50",
     "STYLEGAN",
     "VISUAL",
     "WAV2LIP",
-    "INTERFACEGAN_AGE",
-    "INTERFACEGAN_POSE",
 ]
 
 _RELEASE = "https://github.com/FeiiYin/StyleHEAT/releases/download/styleheat/"
@@ -95,16 +95,36 @@ def _sadtalker(aid: str, fn: str, desc: str, optional: bool = False) -> Artifact
 
 _V = "tfk_styleheat.models.checkpoint:"
 ARTIFACTS: tuple[Artifact, ...] = (
-    _release(STYLEGAN, "StyleGAN_e4e.pth", "StyleGAN2-1024 generator, rosinality layout (~133 MB)", validator=_V + "validate_stylegan"),
-    _release(E4E, "Encoder_e4e.pth", "e4e encoder + latent_avg, encode inversion (~1.07 GB)", validator=_V + "validate_e4e"),
+    _release(
+        STYLEGAN,
+        "StyleGAN_e4e.pth",
+        "StyleGAN2-1024 generator, rosinality layout (~133 MB)",
+        validator=_V + "validate_stylegan",
+    ),
+    _release(
+        E4E, "Encoder_e4e.pth", "e4e encoder + latent_avg, encode inversion (~1.07 GB)", validator=_V + "validate_e4e"
+    ),
     _release(HFGI, "hfgi.pth", "HFGI residual aligner + encoder (~25 MB)", validator=_V + "validate_hfgi"),
-    _release(VISUAL, "StyleHEAT_visual.pt", "video warper + calibrator, net_G_ema (>=176 MB)", validator=_V + "validate_visual"),
+    _release(
+        VISUAL,
+        "StyleHEAT_visual.pt",
+        "video warper + calibrator, net_G_ema (>=176 MB)",
+        validator=_V + "validate_visual",
+    ),
     _release(FFHQ_PCA, "ffhq_pca.pt", "GANSpace PCA of W (beard / lip edits)", optional=True),
     _release(FFHQ_PCA_NPZ, "ffhq_PCA.npz", "PCA statistics for the optimize inversion's p-norm loss", optional=True),
     _direction(INTERFACEGAN_AGE, "age.pt", "InterFaceGAN age direction (young / old edits)"),
     _direction(INTERFACEGAN_POSE, "pose.pt", "InterFaceGAN pose direction"),
-    _release(D256, "stylegan2_d_256.pth", "StyleGAN2 discriminator 256 for training stage 2 (~115 MB)", True, _V + "validate_discriminator"),
-    _release(IR_SE50, "model_ir_se50.pth", "pSp IR-SE50 ArcFace (listed by the original for an ID loss)", optional=True),
+    _release(
+        D256,
+        "stylegan2_d_256.pth",
+        "StyleGAN2 discriminator 256 for training stage 2 (~115 MB)",
+        True,
+        _V + "validate_discriminator",
+    ),
+    _release(
+        IR_SE50, "model_ir_se50.pth", "pSp IR-SE50 ArcFace (listed by the original for an ID loss)", optional=True
+    ),
     _sadtalker(AUDIO2EXP, "auido2exp_00300-model.pth", "SadTalker audio->expression (audio mode)"),
     _sadtalker(AUDIO2POSE, "auido2pose_00140-model.pth", "SadTalker audio->pose CVAE (audio mode)"),
     _sadtalker(WAV2LIP, "wav2lip.pth", "Wav2Lip (its audio encoder initialises Audio2Pose in SadTalker 48f328a)", True),

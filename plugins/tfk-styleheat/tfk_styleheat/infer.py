@@ -106,8 +106,13 @@ def _empty(build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
     return m.to_empty(device="cpu")
 
 
-def load_engine(require: Callable[[str], Path], device: str = "cpu", edit: str | None = None, audio: bool = False,
-                optimize: bool = False) -> Engine:
+def load_engine(
+    require: Callable[[str], Path],
+    device: str = "cpu",
+    edit: str | None = None,
+    audio: bool = False,
+    optimize: bool = False,
+) -> Engine:
     """Build StyleHEAT at the size/width the StyleGAN checkpoint has and load every file strictly."""
     from tfk_styleheat.models import checkpoint as ck
 

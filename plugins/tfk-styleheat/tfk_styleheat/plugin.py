@@ -9,15 +9,28 @@ from tfk.plugin import Check, ModelInfo, Option, StageContext, hookimpl
 from tfk_styleheat import __version__
 
 _INFER = [
-    Option("image", Path, help="source portrait (cross-identity, audio, edit and pose modes)", exists=True, media="image"),
+    Option(
+        "image", Path, help="source portrait (cross-identity, audio, edit and pose modes)", exists=True, media="image"
+    ),
     Option("video", Path, help="driving video (alone: same-identity reenactment)", exists=True, media="video"),
     Option("audio", Path, help="driving speech (audio mode, with --image)", exists=True, media="audio"),
     Option("output", Path, help="output MP4 (default: ./<inputs>_styleheat_<mode>.mp4)", short="-o"),
-    Option("edit", str, help="attribute edit of the source while driven by --video", choices=("young", "old", "beard", "lip")),
+    Option(
+        "edit",
+        str,
+        help="attribute edit of the source while driven by --video",
+        choices=("young", "old", "beard", "lip"),
+    ),
     Option("strength", float, help="edit strength (1.0 = the original's recommended factor)", default=1.0),
     Option("pose", str, help="intuitive edit, e.g. yaw=15,pitch=-5,roll=0,exp3=0.5 (degrees; with --image)"),
     Option("pose_frames", int, help="frames of the intuitive-edit sweep", default=50),
-    Option("inversion", str, help="HFGI encoder, or Barbershop FS optimisation (slow)", default="encode", choices=("encode", "optimize")),
+    Option(
+        "inversion",
+        str,
+        help="HFGI encoder, or Barbershop FS optimisation (slow)",
+        default="encode",
+        choices=("encode", "optimize"),
+    ),
     Option("optimize_steps", int, help="steps of --inversion optimize", default=250),
     Option("resolution", int, help="output size (512 or 1024)", default=1024),
     Option("align", bool, help="FFHQ-align the portrait / driving frames (--no-align: already aligned)", default=True),
@@ -28,19 +41,52 @@ _INFER = [
     Option("pose_style", int, help="audio mode pose style 0..45 (default: drawn from --seed)"),
 ]
 _PREPROCESS = [
-    Option("input", Path, help="directory of training clips (*.mp4)", required=True, exists=True, argument=True, metavar="VIDEO_DIR"),
-    Option("stage", str, help="lmdb layout: vox (stage warper, 256) or hdtf (stage full, 512 + align)", default="both", choices=("vox", "hdtf", "both")),
+    Option(
+        "input",
+        Path,
+        help="directory of training clips (*.mp4)",
+        required=True,
+        exists=True,
+        argument=True,
+        metavar="VIDEO_DIR",
+    ),
+    Option(
+        "stage",
+        str,
+        help="lmdb layout: vox (stage warper, 256) or hdtf (stage full, 512 + align)",
+        default="both",
+        choices=("vox", "hdtf", "both"),
+    ),
     Option("test_fraction", float, help="share of clips listed in test_list.txt", default=0.1),
 ]
 _TRAIN = [
-    Option("stage", str, help="warper (stage 1, Vox lmdb) or full (stage 2, calibrator, HDTF lmdb)", default="warper", choices=("warper", "full")),
-    Option("preset", str, help="paper = the original hyper-parameters; tiny = a smoke-size run", default="paper", choices=("paper", "tiny")),
+    Option(
+        "stage",
+        str,
+        help="warper (stage 1, Vox lmdb) or full (stage 2, calibrator, HDTF lmdb)",
+        default="warper",
+        choices=("warper", "full"),
+    ),
+    Option(
+        "preset",
+        str,
+        help="paper = the original hyper-parameters; tiny = a smoke-size run",
+        default="paper",
+        choices=("paper", "tiny"),
+    ),
     Option("iterations", int, help="stop after this many iterations (default: the preset's)"),
     Option("nproc_per_node", int, help="DDP processes (torchrun, gloo on CPU)", default=1),
     Option("resume", bool, help="resume from the run directory's latest checkpoint", default=True),
 ]
 _EVALUATE = [
-    Option("video", Path, help="held-out clip: reconstructed from its first frame and its own motion", required=True, exists=True, media="video"),
+    Option(
+        "video",
+        Path,
+        help="held-out clip: reconstructed from its first frame and its own motion",
+        required=True,
+        exists=True,
+        media="video",
+    ),
     Option("resolution", int, help="output size", default=512),
     Option("batch_size", int, help="frames per generator batch", default=10),
     Option("frame_limit", int, help="evaluate at most this many frames"),
@@ -61,7 +107,8 @@ def tfk_model() -> ModelInfo:
             "evaluate": "Same-identity reconstruction metrics through tfk.metrics.",
         },
         homepage="https://github.com/OpenTalker/StyleHEAT",
-        paper="StyleHEAT: One-Shot High-Resolution Editable Talking Face Generation via Pre-trained StyleGAN (ECCV 2022)",
+        paper="StyleHEAT: One-Shot High-Resolution Editable Talking Face Generation via Pre-trained StyleGAN "
+        "(ECCV 2022)",
         supports_ddp=True,
     )
 

@@ -106,7 +106,9 @@ class CalibrationNet(nn.Module):
             self.inject_3dmm.append(FineADAINResBlock2d(c, feat))
             for heads in (self.condition_scale, self.condition_shift):
                 heads.append(
-                    nn.Sequential(EqualConv2d(c, c, 3, padding=1), ScaledLeakyReLU(0.2), EqualConv2d(c, sft, 3, padding=1))
+                    nn.Sequential(
+                        EqualConv2d(c, c, 3, padding=1), ScaledLeakyReLU(0.2), EqualConv2d(c, sft, 3, padding=1)
+                    )
                 )
 
     def forward(self, x: torch.Tensor, descriptor: torch.Tensor) -> list[torch.Tensor]:

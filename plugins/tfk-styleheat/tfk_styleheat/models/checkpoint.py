@@ -82,7 +82,9 @@ def load_e4e(enc: nn.Module, path) -> None:
     load_state(enc.encoder, obj["encoder"], "Encoder_e4e.pth[encoder]")
     avg = obj["latent_avg"]
     if tuple(avg.shape) != tuple(enc.latent_avg.shape):
-        raise InvalidArtifact(f"Encoder_e4e.pth[latent_avg]: shape {tuple(avg.shape)}, expected {tuple(enc.latent_avg.shape)}")
+        raise InvalidArtifact(
+            f"Encoder_e4e.pth[latent_avg]: shape {tuple(avg.shape)}, expected {tuple(enc.latent_avg.shape)}"
+        )
     enc.latent_avg.copy_(avg)
 
 
@@ -94,7 +96,7 @@ def load_hfgi(aligner: nn.Module, encoder: nn.Module, path) -> None:
 
 def _ema(obj: Any, what: str) -> Mapping:
     obj = _dict(obj, what)
-    return obj["net_G_ema"] if "net_G_ema" in obj else obj
+    return obj.get("net_G_ema", obj)
 
 
 def load_visual(model: nn.Module, path) -> None:
@@ -165,7 +167,10 @@ def validate_e4e(path) -> None:
 def validate_hfgi(path) -> None:
     from tfk_styleheat.models.hfgi import ResidualAligner, ResidualEncoder
 
-    _validate(lambda: nn.ModuleDict({"a": ResidualAligner(), "e": ResidualEncoder()}), lambda m, p: load_hfgi(m["a"], m["e"], p))(path)
+    _validate(
+        lambda: nn.ModuleDict({"a": ResidualAligner(), "e": ResidualEncoder()}),
+        lambda m, p: load_hfgi(m["a"], m["e"], p),
+    )(path)
 
 
 def validate_visual(path) -> None:

@@ -8,6 +8,8 @@ inversion condition -> ``(ix, wx, fx, condition)`` where ``fx`` is the layer-7 f
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -88,8 +90,8 @@ def ganspace_delta(pca: dict, w: torch.Tensor, idx: int, strength: float) -> tor
 class LatentEditor:
     """InterFaceGAN (age, pose: ``w + factor·dir``) and GANSpace (beard, lip) edits of W+ codes."""
 
-    GANSPACE = {"beard": (58, 7, 9), "lip": (34, 10, 11)}
-    RECOMMENDED = {"young": -5.0, "old": 5.0, "beard": -20.0, "lip": 20.0}
+    GANSPACE: ClassVar[dict[str, tuple[int, int, int]]] = {"beard": (58, 7, 9), "lip": (34, 10, 11)}
+    RECOMMENDED: ClassVar[dict[str, float]] = {"young": -5.0, "old": 5.0, "beard": -20.0, "lip": 20.0}
 
     def __init__(self, age: torch.Tensor | None = None, pose: torch.Tensor | None = None, pca: dict | None = None):
         self.age, self.pose, self.pca = age, pose, pca

@@ -164,7 +164,9 @@ class _CVAEDecoder(nn.Module):
         ins = (LATENT + SEQ_LEN * 6 + 6, *sizes[:-1])
         for i, (a, b) in enumerate(zip(ins, sizes, strict=True)):
             self.MLP.add_module(f"L{i}", nn.Linear(a, b))
-            self.MLP.add_module(f"A{i}" if i + 1 < len(sizes) else "sigmoid", nn.ReLU() if i + 1 < len(sizes) else nn.Sigmoid())
+            self.MLP.add_module(
+                f"A{i}" if i + 1 < len(sizes) else "sigmoid", nn.ReLU() if i + 1 < len(sizes) else nn.Sigmoid()
+            )
         self.pose_linear = nn.Linear(6, 6)
         self.linear_audio = nn.Linear(512, 6)
         self.classbias = nn.Parameter(torch.randn(NUM_CLASSES, LATENT))

@@ -114,9 +114,7 @@ class ScaledLeakyReLU(nn.Module):
 
 
 class ModulatedConv2d(nn.Module):
-    def __init__(
-        self, cin: int, cout: int, k: int, style_dim: int, demodulate: bool = True, upsample: bool = False
-    ):
+    def __init__(self, cin: int, cout: int, k: int, style_dim: int, demodulate: bool = True, upsample: bool = False):
         super().__init__()
         self.cin, self.cout, self.k = cin, cout, k
         self.upsample = upsample
@@ -193,13 +191,12 @@ class ToRGB(nn.Module):
 class Generator(nn.Module):
     """StyleGAN2 synthesis + mapping network with StyleHEAT's layer-7 hooks."""
 
-    def __init__(
-        self, size: int = 1024, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2, narrow=1.0
-    ):
+    def __init__(self, size: int = 1024, style_dim: int = 512, n_mlp: int = 8, channel_multiplier: int = 2, narrow=1.0):
         super().__init__()
         self.size, self.style_dim = size, style_dim
         self.style = nn.Sequential(
-            PixelNorm(), *[EqualLinear(style_dim, style_dim, lr_mul=0.01, activation="fused_lrelu") for _ in range(n_mlp)]
+            PixelNorm(),
+            *[EqualLinear(style_dim, style_dim, lr_mul=0.01, activation="fused_lrelu") for _ in range(n_mlp)],
         )
         self.channels = gan_channels(channel_multiplier, narrow)
         c4 = self.channels[4]

@@ -66,7 +66,11 @@ class StyleHEAT(nn.Module):
             result["video_warp_image"] = F.interpolate(img, size=(imsize, imsize), mode="bilinear", align_corners=False)
         rc = self.calibrator(warp(inv.fx, deformation), descriptor)
         fake, _, _ = g(
-            inv.wx, inversion_condition=inv.condition, refining_condition=rc, warping_condition=[deformation], f_condition=inv.fx
+            inv.wx,
+            inversion_condition=inv.condition,
+            refining_condition=rc,
+            warping_condition=[deformation],
+            f_condition=inv.fx,
         )
         if fake.shape[-1] != imsize:
             fake = F.interpolate(fake, size=(imsize, imsize), mode="bilinear", align_corners=False)

@@ -130,7 +130,11 @@ class MappingNet(nn.Module):
         self.layer = layer
         self.first = nn.Sequential(nn.Conv1d(coeff_nc, descriptor_nc, 7))
         for i in range(layer):
-            setattr(self, f"encoder{i}", nn.Sequential(nn.LeakyReLU(0.1), nn.Conv1d(descriptor_nc, descriptor_nc, 3, dilation=3)))
+            setattr(
+                self,
+                f"encoder{i}",
+                nn.Sequential(nn.LeakyReLU(0.1), nn.Conv1d(descriptor_nc, descriptor_nc, 3, dilation=3)),
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.first(x)
