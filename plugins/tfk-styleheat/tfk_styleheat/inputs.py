@@ -74,12 +74,17 @@ class SemanticsExtractor:
         box = choose_face(boxes, None)
         return np.asarray(self._lmk.landmarks(rgb, box), np.float64)
 
-    def semantics(self, crops: list[np.ndarray], lms: list[np.ndarray]) -> np.ndarray:
-        from tfk.tdmm.deep3d import align_image, regress, semantics_73
+    def coeffs(self, crops: list[np.ndarray], lms: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Deep3D ``[N,257]`` and ``trans_params [N,5]`` of the crops."""
+        from tfk.tdmm.deep3d import align_image, regress
 
         al = [align_image(c, lm, self.lm3d) for c, lm in zip(crops, lms, strict=True)]
-        coeff = regress(self.net, np.stack([a[1] for a in al]), self.device)
-        return semantics_73(coeff, np.stack([a[0] for a in al])).astype(np.float32)
+        return regress(self.net, np.stack([a[1] for a in al]), self.device), np.stack([a[0] for a in al])
+
+    def semantics(self, crops: list[np.ndarray], lms: list[np.ndarray]) -> np.ndarray:
+        from tfk.tdmm.deep3d import semantics_73
+
+        return semantics_73(*self.coeffs(crops, lms)).astype(np.float32)
 
 
 def _align(img: np.ndarray, lm: np.ndarray, align: bool) -> tuple[np.ndarray, np.ndarray]:
