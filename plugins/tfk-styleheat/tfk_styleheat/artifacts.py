@@ -26,6 +26,7 @@ __all__ = [
     "INTERFACEGAN_POSE",
     "IR_SE50",
     "STYLEGAN",
+    "VGG19",
     "VISUAL",
     "WAV2LIP",
 ]
@@ -51,6 +52,7 @@ AUDIO2EXP = "styleheat/sadtalker_audio2exp"
 AUDIO2POSE = "styleheat/sadtalker_audio2pose"
 WAV2LIP = "styleheat/sadtalker_wav2lip"
 EXPRESSION = "styleheat/intuitive_expression"
+VGG19 = "styleheat/vgg19"
 
 
 def _release(aid: str, fn: str, desc: str, optional: bool = False, validator: str | None = None) -> Artifact:
@@ -128,6 +130,16 @@ ARTIFACTS: tuple[Artifact, ...] = (
     _sadtalker(AUDIO2EXP, "auido2exp_00300-model.pth", "SadTalker audio->expression (audio mode)"),
     _sadtalker(AUDIO2POSE, "auido2pose_00140-model.pth", "SadTalker audio->pose CVAE (audio mode)"),
     _sadtalker(WAV2LIP, "wav2lip.pth", "Wav2Lip (its audio encoder initialises Audio2Pose in SadTalker 48f328a)", True),
+    Artifact(
+        id=VGG19,
+        filename="vgg19-dcbb9e9d.pth",
+        sources=("https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",),
+        license="CC BY 4.0 (VGG), BSD (torchvision)",
+        description="ImageNet VGG19 for the perceptual losses of both training stages (torchvision layout)",
+        torch_hub_name="vgg19-dcbb9e9d.pth",
+        used_by=("styleheat",),
+        optional=True,
+    ),
     Artifact(
         id=EXPRESSION,
         filename="expression.pth",

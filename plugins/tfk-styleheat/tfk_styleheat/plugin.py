@@ -90,7 +90,7 @@ _EVALUATE = [
     Option("resolution", int, help="output size", default=512),
     Option("batch_size", int, help="frames per generator batch", default=10),
     Option("frame_limit", int, help="evaluate at most this many frames"),
-    Option("metrics", str, help="comma-separated tfk.metrics names", default="psnr,ssim,lpips,fid,lmd,cpbd,lse"),
+    Option("metrics", str, help="comma-separated tfk.metrics names (default: every metric that can run)"),
 ]
 
 
@@ -186,3 +186,11 @@ def tfk_evaluate(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_styleheat.evaluate import evaluate_stage
 
     return evaluate_stage(ctx, options)
+
+
+@hookimpl
+def tfk_demo(ctx: StageContext, options: dict[str, Any]) -> Any:
+    """``tfk demo styleheat`` (the core gains the verb in parallel; harmless until then)."""
+    from tfk_styleheat.demo import tfk_demo as run
+
+    return run(ctx, options)
