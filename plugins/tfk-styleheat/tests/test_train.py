@@ -62,7 +62,7 @@ def test_full_stage_learns_resumes_and_exports_visual_layout(lmdb_root, tmp_path
     from tfk_styleheat.models.checkpoint import load_visual
     from tfk_styleheat.models.styleheat import StyleHEAT
 
-    ck, a = _learns_and_resumes(lmdb_root, tmp_path, fake_require, "full", 3, tensorboard=False)
+    ck, a = _learns_and_resumes(lmdb_root, tmp_path, fake_require, "full", 2, tensorboard=False)
     assert not any("generator" in k for k in a["net_G_ema"])
     load_visual(StyleHEAT(size=128, narrow=1 / 16, style_dim=32), ck)  # a drop-in StyleHEAT_visual.pt
 
