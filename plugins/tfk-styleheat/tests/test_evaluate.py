@@ -24,7 +24,8 @@ def test_reconstruction_metrics(tmp_path, shared_media, fake_require):
         require=fake_require,
         cache_dir=tmp_path / "cache",
     )
-    assert 0 < res["psnr"] < 60 and -1 <= res["ssim"] <= 1
+    m = res["metrics"]
+    assert 0 < m["psnr"] < 60 and -1 <= m["ssim"] <= 1
     ref, gen = probe(tmp_path / "reference.mp4"), probe(tmp_path / "reconstruction.mp4")
     assert ref.n_frames == gen.n_frames == 4 and (ref.width, gen.width) == (256, 256)
-    assert json.loads((tmp_path / "metrics.json").read_text())["psnr"] == pytest.approx(res["psnr"])
+    assert json.loads((tmp_path / "metrics.json").read_text())["metrics"]["psnr"] == pytest.approx(m["psnr"])

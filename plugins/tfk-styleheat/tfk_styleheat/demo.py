@@ -110,7 +110,7 @@ def run_demo(out_dir: Path, video: Path | None = None, audio: Path | None = None
         "result_audio": str(talk),
         "preview": str(_preview(result, out_dir / "result.png")),
         "lmdb": {k: str(v) for k, v in lmdb.items()},
-        "metrics": {k: metrics.get(k) for k in ("psnr", "ssim", "cpbd")},
+        "metrics": {k: metrics["metrics"].get(k) for k in ("psnr", "ssim", "cpbd")},
         "stand_ins": [
             "tiny random StyleHEAT/e4e/HFGI/SadTalker networks (published key layouts)",
             "random Deep3DFaceRecon regressor (real: tfk weights import shared/deep3d_epoch20)",

@@ -90,7 +90,12 @@ _EVALUATE = [
     Option("resolution", int, help="output size", default=512),
     Option("batch_size", int, help="frames per generator batch", default=10),
     Option("frame_limit", int, help="evaluate at most this many frames"),
-    Option("metrics", str, help="comma-separated tfk.metrics names (default: every metric that can run)"),
+    Option(
+        "metrics",
+        str,
+        help="comma-separated tfk.metrics names, e.g. psnr,ssim,lpips,fid,lmd,cpbd,lse (default: psnr, ssim, lpips, "
+        "lmd, cpbd where their weights are present)",
+    ),
 ]
 
 
