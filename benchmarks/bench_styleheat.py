@@ -61,7 +61,7 @@ class NetTimer:
 
 
 def run(eng, resolution: int, frames: int, batch: int, device: str) -> dict:
-    from tfk_styleheat.infer import render
+    from tfk_styleheat.infer import render, write_stream
 
     from tfk.media import VideoWriter
 
@@ -72,9 +72,7 @@ def run(eng, resolution: int, frames: int, batch: int, device: str) -> dict:
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
         with VideoWriter(Path(d) / "bench.mp4", fps=25, audio=np.zeros(frames * 640, np.float32)) as w:
-            for out in render(eng, src, sem, resolution=resolution, batch_size=batch):
-                for f in out:
-                    w.write(f)
+            write_stream(w, render(eng, src, sem, resolution=resolution, batch_size=batch))
         wall = time.perf_counter() - t0
     return {
         "resolution": resolution,
@@ -103,8 +101,12 @@ def main() -> None:
         for res in (512, 1024):
             rows.append(run(eng, res, a.frames, a.batch_size, a.device))
     report = {
-        "config": a.config, "device": a.device, "threads": torch.get_num_threads(), "build_s": round(setup, 1),
-        "rows": rows, "target_outside_share": 0.2,
+        "config": a.config,
+        "device": a.device,
+        "threads": torch.get_num_threads(),
+        "build_s": round(setup, 1),
+        "rows": rows,
+        "target_outside_share": 0.2,
     }
     print(json.dumps(report, indent=2))
     if a.json:

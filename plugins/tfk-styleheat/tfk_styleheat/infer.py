@@ -239,6 +239,43 @@ def render(
         yield _frames(out["fake_image"])
 
 
+def write_stream(writer, batches: Iterator[np.ndarray], on_batch: Callable[[int], None] | None = None) -> int:
+    """Encode batches on a background thread while the next batch is generated (queue of 2 batches)."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=2)
+    failure: list[BaseException] = []
+
+    def consume() -> None:
+        while (item := q.get()) is not None:
+            if failure:
+                continue
+            try:
+                for f in item:
+                    writer.write(f)
+                if on_batch is not None:
+                    on_batch(len(item))
+            except BaseException as e:  # noqa: BLE001 - re-raised in the producer
+                failure.append(e)
+
+    t = threading.Thread(target=consume, name="styleheat-writer", daemon=True)
+    t.start()
+    n = 0
+    try:
+        for frames in batches:
+            if failure:
+                break
+            q.put(frames)
+            n += len(frames)
+    finally:
+        q.put(None)
+        t.join()
+    if failure:
+        raise failure[0]
+    return n
+
+
 def _driving_audio(path: Path) -> np.ndarray | None:
     from tfk.errors import MissingStream
     from tfk.media import load_audio
@@ -344,13 +381,10 @@ def infer(
     handle = task.__enter__() if task is not None else None
     try:
         with VideoWriter(output, fps=fps, audio=wav, audio_rate=16000) as w:
-            for frames in render(
+            batches = render(
                 eng, source.image, sem, resolution, batch_size, inversion, optimize_steps, edit, strength, eo
-            ):
-                for f in frames:
-                    w.write(f)
-                if handle is not None:
-                    handle.advance(len(frames))
+            )
+            write_stream(w, batches, handle.advance if handle is not None else None)
     finally:
         if task is not None:
             task.__exit__(None, None, None)
