@@ -197,7 +197,8 @@ def optimize_inversion(model: StyleHEAT, x: torch.Tensor, steps: int = 250, pca:
 
 
 def _frames(fake: torch.Tensor) -> np.ndarray:
-    return ((fake.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    """``[B,3,R,R]`` in [−1, 1] -> uint8 frames, truncated like the original's ``astype(np.uint8)``."""
+    return ((fake.clamp(-1, 1) + 1) / 2 * 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 @torch.no_grad()
