@@ -278,7 +278,7 @@ def _run(rank: int, world: int, kw: dict[str, Any]) -> dict[str, Any]:
             if writer is not None and it % cfg.log_every == 0:
                 for k, v in terms.items():
                     writer.add_scalar(f"loss/{k}", v, it)
-                writer.add_scalar("loss/total", float(loss), it)
+                writer.add_scalar("loss/total", history[-1], it)
             if it % cfg.snapshot_every == 0 or it == total:
                 epoch = (it - 1) // per_epoch
                 name = checkpoint_name(epoch, it)
