@@ -135,11 +135,16 @@ class ModelInfo:
     homepage: str = ""
     paper: str = ""
     supports_ddp: bool = False
+    subject_stages: tuple[str, ...] = ()  # stages besides preprocess and train that work on a subject (--uid)
 
     def options_for(self, stage: str) -> list[Option]:
         if stage not in VERBS:
             raise ValueError(f"unknown stage {stage!r}")
         return list(self.options.get(stage, []))
+
+    def needs_uid(self, stage: str) -> bool:
+        """Whether ``stage`` needs ``--uid``: preprocess and train always, others when declared."""
+        return stage in ("preprocess", "train") or stage in self.subject_stages
 
 
 @dataclass(frozen=True)

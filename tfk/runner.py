@@ -181,7 +181,7 @@ def run_stage(
     check_outputs(decls, opts)
     if workspace is not None and uid is None:
         raise errors.UsageError("--workspace needs --uid (the subject the workspace belongs to)")
-    if uid is None and stage in UID_REQUIRED:
+    if uid is None and (stage in UID_REQUIRED or (lp.info is not None and lp.info.needs_uid(stage))):
         raise errors.UsageError(f"{stage} {model} needs --uid (the subject's name)")
     from tfk.workspace import Run, Workspace
 

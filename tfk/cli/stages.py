@@ -101,7 +101,7 @@ def _params_for(verb: str, info: Any) -> list[click.Parameter]:
             click.Option(
                 ["--uid"],
                 default=None,
-                required=verb in UID_REQUIRED,
+                required=verb in UID_REQUIRED or info.needs_uid(verb),
                 callback=_check_uid,
                 help="Subject id (workspace TFK_HOME/subjects/<uid>/<model>).",
             )

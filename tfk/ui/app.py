@@ -164,7 +164,7 @@ def _weights_markdown(model: str) -> tuple[str, bool]:
 
 def _model_tab(gr: Any, model: str, info: ModelInfo) -> tuple[Any, Any, Any, Callable[[], tuple[Any, ...]]]:
     fields = fields_for(info, STAGE)
-    needs_uid = STAGE in getattr(info, "needs_uid", ())
+    needs_uid = info.needs_uid(STAGE)
     gr.Markdown(f"**{model}** — {info.stage_help.get(STAGE) or info.summary}")
     weights_md = gr.Markdown(elem_id=f"weights-{model}")
     with gr.Column() as form:

@@ -16,9 +16,6 @@ if TYPE_CHECKING:
     from tfk.plugin import ModelInfo, Option
     from tfk.weights.artifact import Artifact
 
-#: option names the page fills in itself (the result goes to a file of the job, shown in the player)
-OUTPUT_NAMES = ("output", "out")
-
 #: field kinds: one widget each
 KINDS = ("file", "number", "integer", "choice", "flag", "text", "list")
 
@@ -39,7 +36,7 @@ class Field:
 
 
 def _is_output(opt: Option) -> bool:
-    return opt.type is Path and (getattr(opt, "output", False) or opt.dest in OUTPUT_NAMES)
+    return opt.output
 
 
 def field_for(opt: Option) -> Field:

@@ -64,7 +64,7 @@ _TRAIN = [
 
 _INFER = [
     Option("audio", Path, help="driving audio (any format ffmpeg reads)", required=True, exists=True, media="audio"),
-    Option("output", Path, help="output MP4 (default: ./<uid>_<audio>_dfrf.mp4)", short="-o"),
+    Option("output", Path, help="output MP4 (default: ./<uid>_<audio>_dfrf.mp4)", short="-o", output=True),
     Option("features", Path, help="precomputed DeepSpeech windows .npy [N,16,29] for the audio", exists=True),
     _CKPT,
     _QUALITY,
@@ -96,6 +96,7 @@ def tfk_model() -> ModelInfo:
             "infer": "Render a talking head for any audio (frames = 25 x audio seconds) into an MP4 with the audio.",
             "evaluate": "Render the val split and score PSNR, SSIM, LPIPS, LMD against the ground truth.",
         },
+        subject_stages=("infer", "evaluate"),
         homepage="https://github.com/sstzal/DFRF",
         paper="Learning Dynamic Facial Radiance Fields for Few-Shot Talking Head Synthesis (ECCV 2022)",
         supports_ddp=True,

@@ -58,7 +58,7 @@ _TRAIN = [
 ]
 _INFER = [
     Option("audio", Path, help="driving speech (any format ffmpeg reads)", required=True, exists=True, media="audio"),
-    Option("output", Path, help="output MP4 (default ./<uid>_<audio>_phadtf.mp4)", short="-o"),
+    Option("output", Path, help="output MP4 (default ./<uid>_<audio>_phadtf.mp4)", short="-o", output=True),
     Option(
         "pose",
         str,
@@ -104,6 +104,7 @@ def tfk_model() -> ModelInfo:
             "demo": "Every stage on built-in media with stand-ins (synthetic BFM, untrained tiny nets), offline.",
             "evaluate": "Re-generate the held-out part of the clip: HS (provisional), SSIM, PSNR, LMD, CPBD, LSE.",
         },
+        subject_stages=("infer", "evaluate"),
         homepage="https://github.com/yiranran/Audio-driven-TalkingFace-HeadPose",
         paper="Audio-driven Talking Face Video Generation with Learning-based Personalized Head Pose (2020)",
     )

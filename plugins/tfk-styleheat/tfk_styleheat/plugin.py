@@ -14,7 +14,7 @@ _INFER = [
     ),
     Option("video", Path, help="driving video (alone: same-identity reenactment)", exists=True, media="video"),
     Option("audio", Path, help="driving speech (audio mode, with --image)", exists=True, media="audio"),
-    Option("output", Path, help="output MP4 (default: ./<inputs>_styleheat_<mode>.mp4)", short="-o"),
+    Option("output", Path, help="output MP4 (default: ./<inputs>_styleheat_<mode>.mp4)", short="-o", output=True),
     Option(
         "edit",
         str,
