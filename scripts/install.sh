@@ -20,7 +20,7 @@ PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install --upgrade pip >/dev/null
 # torch first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 "${PIP[@]}" install "torch==2.13.0"
-args=(-e ".[all,test]")  # the echo fixture plugin is registered by the tests, never installed
+args=(-e ".[all,ui,test]")  # the echo fixture plugin is registered by the tests, never installed
 for p in plugins/tfk-*/; do
   [ -f "$p/pyproject.toml" ] && args+=(-e "$p")
 done
