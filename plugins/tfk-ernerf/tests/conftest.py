@@ -14,6 +14,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the plugin package without installing it
 
+# 2 cores shared by many processes: one intra-op thread avoids thread-barrier stalls (10x slower otherwise)
+import torch  # noqa: E402
+
 from tfk.testing.pytest_plugin import (  # noqa: E402,F401 - re-exported fixtures
     _tfk_network_guard,
     shared_media,
@@ -22,9 +25,11 @@ from tfk.testing.pytest_plugin import (  # noqa: E402,F401 - re-exported fixture
     tfk_home,
 )
 
+torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def subject_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tfk_ernerf.testing import make_subject
+    from tfk_ernerf.synthetic import make_subject
 
-    return make_subject(tmp_path_factory.mktemp("subject") / "data", n_frames=24, size=32)
+    return make_subject(tmp_path_factory.mktemp("subject") / "data", n_frames=12, size=32)

@@ -97,39 +97,47 @@ class GridEncoder(nn.Module):
         hashed = self.gridtype == "hash" and (res + 1) ** self.input_dim > rows
         return scale, res, rows, off, hashed
 
+    def _level_tables(self, device: torch.device) -> tuple[torch.Tensor, ...]:
+        key = str(device)
+        if getattr(self, "_tables_key", None) != key:
+            params = [self.level_params(lv) for lv in range(self.num_levels)]
+            self._tables = (
+                torch.tensor([p[0] for p in params], dtype=torch.float32, device=device),  # scale
+                torch.tensor([p[1] + 1 for p in params], dtype=torch.int64, device=device),  # dense stride
+                torch.tensor([p[2] for p in params], dtype=torch.int64, device=device),  # rows
+                torch.tensor([p[3] for p in params], dtype=torch.int64, device=device),  # offset
+                torch.tensor([p[4] for p in params], dtype=torch.bool, device=device),  # hashed
+                self._corners.to(device),
+            )
+            self._tables_key = key
+        return self._tables
+
     def forward(self, x: torch.Tensor, bound: float = 1.0) -> torch.Tensor:
-        _n, d = x.shape
+        n, d = x.shape
         if d != self.input_dim:
             raise ValueError(f"GridEncoder expects [N, {self.input_dim}] inputs, got {tuple(x.shape)}")
+        scale, stride1, rows, off, hashed, corners = self._level_tables(x.device)
         u = (x + bound) / (2 * bound)
-        inside = ((u >= 0) & (u <= 1)).all(dim=1, keepdim=True)
-        corners = self._corners.to(x.device)
-        outs = []
-        for level in range(self.num_levels):
-            scale, res, rows, off, hashed = self.level_params(level)
-            # float32 in the original kernel: compute the position in the input dtype
-            pos = u * scale + 0.5
-            p0 = torch.floor(pos)
-            frac = pos - p0
-            p0 = p0.to(torch.int64)
-            grid = p0[:, None, :] + corners[None]  # [N, 2^D, D]
-            w = torch.where(corners[None].bool(), frac[:, None, :], 1 - frac[:, None, :]).prod(dim=-1)  # [N, 2^D]
-            if hashed:
-                idx = torch.zeros_like(grid[..., 0])
-                for k in range(d):
-                    idx = idx ^ ((grid[..., k] * PRIMES[k]) & _U32)
-            else:
-                idx = torch.zeros_like(grid[..., 0])
-                stride = 1
-                for k in range(d):
-                    idx = idx + grid[..., k] * stride
-                    stride *= res + 1
-                idx = idx & _U32
-            idx = idx % rows + off
-            feats = self.embeddings[idx]  # [N, 2^D, C]
-            outs.append((w[..., None].to(feats.dtype) * feats).sum(dim=1))
-        out = torch.cat(outs, dim=1)
-        return torch.where(inside, out, torch.zeros_like(out))
+        inside = ((u >= 0) & (u <= 1)).all(dim=1)
+        # all levels at once: [N, L, D] positions (float32 maths of the kernel for float32 inputs)
+        pos = u[:, None, :] * scale.to(u.dtype)[None, :, None] + 0.5
+        p0 = torch.floor(pos)
+        frac = pos - p0
+        grid = p0.to(torch.int64)[:, :, None, :] + corners[None, None]  # [N, L, 2^D, D]
+        cb = corners.bool()[None, None]
+        w = torch.where(cb, frac[:, :, None, :], 1 - frac[:, :, None, :]).prod(dim=-1)  # [N, L, 2^D]
+        hidx = torch.zeros_like(grid[..., 0])
+        didx = torch.zeros_like(grid[..., 0])
+        stride = torch.ones_like(stride1)
+        for k in range(d):
+            hidx = hidx ^ ((grid[..., k] * PRIMES[k]) & _U32)
+            didx = didx + grid[..., k] * stride[None, :, None]
+            stride = stride * stride1
+        idx = torch.where(hashed[None, :, None], hidx, didx & _U32)
+        idx = idx % rows[None, :, None] + off[None, :, None]
+        feats = self.embeddings[idx]  # [N, L, 2^D, C]
+        out = (w[..., None].to(feats.dtype) * feats).sum(dim=2).reshape(n, self.output_dim)
+        return out * inside[:, None].to(out.dtype)
 
 
 def grid_reference(enc: GridEncoder, point: list[float], bound: float = 1.0) -> list[float]:

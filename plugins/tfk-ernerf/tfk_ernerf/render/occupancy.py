@@ -91,12 +91,28 @@ def occupied_at(xyz: torch.Tensor, bitfield: torch.Tensor, grid_size: int, bound
     return ((byte >> (m & 7)) & 1).bool()
 
 
+_CENTRE_CACHE: dict[tuple[int, float, str], torch.Tensor] = {}
+
+
 def cell_centres(grid_size: int, bound: float, device: torch.device | str = "cpu") -> torch.Tensor:
     """Morton-ordered ``[G^3, 3]`` cell centres as the original samples them: ``(2c / (G-1) - 1) (b - b/G)``."""
-    m = torch.arange(grid_size**3, device=device)
-    x, y, z = morton3d_invert(m)
-    xyz = torch.stack([x, y, z], dim=-1).float()
-    return (2 * xyz / (grid_size - 1) - 1) * (bound - bound / grid_size)
+    key = (grid_size, float(bound), str(device))
+    if key not in _CENTRE_CACHE:
+        m = torch.arange(grid_size**3, device=device)
+        x, y, z = morton3d_invert(m)
+        xyz = torch.stack([x, y, z], dim=-1).float()
+        _CENTRE_CACHE[key] = (2 * xyz / (grid_size - 1) - 1) * (bound - bound / grid_size)
+    return _CENTRE_CACHE[key]
+
+
+def _upsample_morton(values: torch.Tensor, r: int, g: int) -> torch.Tensor:
+    """A Morton-ordered ``[r^3]`` grid broadcast to ``[g^3]`` (each coarse cell fills its ``(g/r)^3`` block)."""
+    if r == g:
+        return values
+    f = g // r
+    dense = morton_to_dense(values, r)
+    dense = dense.repeat_interleave(f, 0).repeat_interleave(f, 1).repeat_interleave(f, 2)
+    return dense_to_morton(dense)
 
 
 def dilate6(grid: torch.Tensor, grid_size: int) -> torch.Tensor:
@@ -123,13 +139,18 @@ def mark_untrained(
     intrinsics: tuple[float, float, float, float],
     bound: float,
     chunk: int = 1 << 18,
+    eval_res: int | None = None,
 ) -> None:
-    """Set cells seen by no training camera to -1 (``mark_untrained_grid``), in place. ``poses`` ``[B,4,4]``."""
+    """Set cells seen by no training camera to -1 (``mark_untrained_grid``), in place. ``poses`` ``[B,4,4]``.
+
+    ``eval_res`` tests the centres of a coarser lattice (each with its own half size) and broadcasts.
+    """
     g = round(density_grid.shape[-1] ** (1 / 3))
+    r = eval_res or g
     fx, fy, cx, cy = intrinsics
-    centres = cell_centres(g, bound, density_grid.device)
-    half = bound / g
-    count = torch.zeros(g**3, dtype=torch.int32, device=density_grid.device)
+    centres = cell_centres(r, bound, density_grid.device)
+    half = bound / r
+    count = torch.zeros(r**3, dtype=torch.int32, device=density_grid.device)
     rot = poses[:, :3, :3]
     trans = poses[:, :3, 3]
     for s in range(0, centres.shape[0], chunk):
@@ -139,7 +160,7 @@ def mark_untrained(
             z = cam[:, 2]
             inside = (z > 0) & (cam[:, 0].abs() < cx / fx * z + 2 * half) & (cam[:, 1].abs() < cy / fy * z + 2 * half)
             count[s : s + chunk] += inside.to(torch.int32)
-    density_grid[0, count == 0] = -1
+    density_grid[0, _upsample_morton(count, r, g) == 0] = -1
 
 
 def update_density_grid(
@@ -149,32 +170,46 @@ def update_density_grid(
     decay: float = 0.95,
     generator: torch.Generator | None = None,
     chunk: int = 1 << 16,
-    fraction: float = 1.0,
+    eval_res: int | None = None,
 ) -> torch.Tensor:
     """One EMA update: sigma at jittered centres, dilate, ``grid = max(grid * decay, new)`` on valid cells.
 
-    ``fraction < 1`` re-evaluates only a random subset of the cells (the rest keep ``grid * decay`` compared
-    with their previous value) -- a CPU-budget option of the tiny preset; 1.0 is the original.
+    ``eval_res`` (a divisor of G, default G = the original) evaluates sigma on a coarser lattice of jittered
+    block centres and gives every cell of a block its value -- a CPU-budget option of the tiny preset.
     """
     g = round(density_grid.shape[-1] ** (1 / 3))
+    r = eval_res or g
+    if g % r:
+        raise ValueError(f"eval_res {r} must divide the grid size {g}")
     dev = density_grid.device
-    centres = cell_centres(g, bound, dev)
-    half = bound / g
-    tmp = torch.full((g**3,), -1.0, device=dev)
-    if fraction < 1.0:
-        idx = torch.randperm(g**3, generator=generator)[: max(1, int(fraction * g**3))].to(dev)
-    else:
-        idx = torch.arange(g**3, device=dev)
+    centres = cell_centres(r, bound, dev)
+    half = bound / r
+    coarse = torch.empty(r**3, device=dev)
     with torch.no_grad():
-        for s in range(0, idx.numel(), chunk):
-            sel = idx[s : s + chunk]
-            jitter = (torch.rand(sel.numel(), 3, generator=generator) * 2 - 1).to(dev) * half
-            tmp[sel] = sigma_fn(centres[sel] + jitter).reshape(-1).float()
-    tmp = dilate6(tmp, g)
+        for s in range(0, r**3, chunk):
+            pts = centres[s : s + chunk]
+            jitter = (torch.rand(pts.shape[0], 3, generator=generator) * 2 - 1).to(dev) * half
+            coarse[s : s + chunk] = sigma_fn(pts + jitter).reshape(-1).float()
+    tmp = dilate6(_upsample_morton(coarse, r, g), g)
     grid = density_grid[0]
     valid = (grid >= 0) & (tmp >= 0)
     grid[valid] = torch.maximum(grid[valid] * decay, tmp[valid])
     return density_grid
+
+
+def update_torso_grid(grid_torso: torch.Tensor, alpha_fn, decay: float = 0.95, chunk: int = 1 << 15) -> torch.Tensor:
+    """Torso 2-D alpha grid: alpha at the ``G x G`` lattice of [-1, 1]^2, 5x5 max dilation, EMA max."""
+    g = round(grid_torso.numel() ** 0.5)
+    lin = torch.linspace(-1, 1, g, device=grid_torso.device)
+    xx, yy = torch.meshgrid(lin, lin, indexing="ij")
+    coords = torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=-1)  # index i0 * G + i1
+    tmp = torch.empty(g * g, device=grid_torso.device)
+    with torch.no_grad():
+        for s in range(0, g * g, chunk):
+            tmp[s : s + chunk] = alpha_fn(coords[s : s + chunk]).reshape(-1).float()
+    tmp = F.max_pool2d(tmp.reshape(1, 1, g, g), kernel_size=5, stride=1, padding=2).reshape(-1)
+    grid_torso.copy_(torch.maximum(grid_torso * decay, tmp))
+    return grid_torso
 
 
 def bitfield_from_grid(density_grid: torch.Tensor, density_thresh: float) -> tuple[torch.Tensor, float]:

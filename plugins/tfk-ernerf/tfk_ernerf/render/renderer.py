@@ -22,6 +22,16 @@ class Conditioning:
     code_torso: torch.Tensor | None = None
 
 
+def test_conditioning(model: ERNeRF, audio_window: torch.Tensor, eye: float) -> Conditioning:
+    """Test-time conditioning as the original: frame code 0 (head and torso), the window's audio code."""
+    dev = model.aabb_infer.device
+    cfg = model.cfg
+    code = model.individual_codes[0][None] if cfg.ind_dim else None
+    code_t = model.individual_codes_torso[0][None] if cfg.torso and cfg.ind_dim_torso else None
+    enc_a = model.encode_audio(audio_window.to(dev))
+    return Conditioning(enc_a, code, torch.tensor([[float(eye)]], device=dev), code_t)
+
+
 def render_rays(
     model: ERNeRF,
     rays_o: torch.Tensor,
