@@ -450,6 +450,10 @@ class Trainer:
         losses: list[float] = []
         t0, s0 = time.monotonic(), self.global_step
         epochs_run = 0
+        task = self.progress.task(f"train {self.stage}", total=self.iters) if self.progress is not None else None
+        handle = task.__enter__() if task is not None else None
+        if handle is not None and self.global_step:
+            handle.advance(self.global_step)
         while self.global_step < self.iters:
             self.epoch += 1
             order = torch.randperm(n, generator=self.gen).tolist()
@@ -462,8 +466,8 @@ class Trainer:
                 losses.append(loss)
                 self.board.scalar("train/loss", loss, self.global_step)
                 self.board.scalar("train/lr", self.optimizer.param_groups[0]["lr"], self.global_step)
-                if self.progress is not None:
-                    self.progress.update(1)
+                if handle is not None:
+                    handle.advance(1)
             self.stats["loss"].append(float(np.mean(ep_losses)) if ep_losses else None)
             self.save_epoch()
             if self.epoch % eval_every == 0 and self.global_step < self.iters:
@@ -471,6 +475,8 @@ class Trainer:
             epochs_run += 1
             if stop_after_epochs is not None and epochs_run >= stop_after_epochs and self.global_step < self.iters:
                 break
+        if task is not None:
+            task.__exit__(None, None, None)
         done = self.global_step >= self.iters
         psnr = self.evaluate() if done else None
         if not done:
