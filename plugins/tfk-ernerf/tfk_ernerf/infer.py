@@ -58,6 +58,22 @@ def find_model(ws_root: Path, uid: str, use_torso: bool = True) -> Path:
     )
 
 
+def n_frames(n_samples: int, sr: int = 16000) -> int:
+    """Output frames for an audio length: ``round(25 * seconds)``."""
+    return max(1, round(25 * n_samples / sr))
+
+
+def fit_length(features: np.ndarray, n: int) -> np.ndarray:
+    """Trim, or extend by repeating the last row, to ``n`` rows (ER-NeRF's HuBERT layout gives ``T/2`` rows,
+    one short of ``25 x seconds`` for some lengths; DeepSpeech gives ``ceil((round(50 s) - 1) / 2)``)."""
+    if features.shape[0] >= n:
+        return features[:n]
+    if features.shape[0] == 0:
+        raise BadInput("the audio is too short for any feature window")
+    pad = np.repeat(features[-1:], n - features.shape[0], axis=0)
+    return np.concatenate([features, pad], axis=0)
+
+
 def parse_rgb(text: str | None) -> tuple[int, int, int] | None:
     if text is None or text == "":
         return None
@@ -226,10 +242,14 @@ def infer(
     audio = Path(audio)
     if not audio.is_file():
         raise InputNotFound(f"audio not found: {audio}")
+    from tfk import audio as taudio
+
+    wav = taudio.load(audio)
     if features is None:
         from tfk_ernerf.features import extract
 
-        features = extract(audio, frontend, require, device)
+        features = extract(wav, frontend, require, device)
+    features = fit_length(features, n_frames(len(wav)))
     if features.ndim != 3 or features.shape[2] != model.cfg.audio_in_dim:
         raise BadInput(
             f"{frontend} features have shape {tuple(features.shape)}; "
@@ -250,7 +270,7 @@ def infer(
     task = progress.task("rendering", total=n) if progress is not None else None
     handle = task.__enter__() if task is not None else None
     try:
-        with VideoWriter(out, fps=25, audio=audio) as vw:
+        with VideoWriter(out, fps=25, audio=wav, audio_rate=16000) as vw:
             aw = VideoWriter(alpha_out, fps=25) if alpha_out else None
             try:
                 for fi, img, a in render_stream(model, subject, feats, colour):
