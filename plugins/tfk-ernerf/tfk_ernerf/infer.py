@@ -127,6 +127,15 @@ class Paste:
     alpha: _FullFrames | None
 
 
+def _cache_dir(cache: Path, video: Path) -> Path:
+    """A cache folder keyed by the video's path, size and mtime (a re-preprocessed subject gets a new one)."""
+    import hashlib
+
+    st = video.stat()
+    key = hashlib.sha1(f"{video.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    return cache / f"{video.stem}-{key}"
+
+
 def _paste_setup(subject: Subject, cache: Path) -> Paste | None:
     md = subject.model_data
     region = md.get("head_region") or md.get("head_bbox")
@@ -141,9 +150,9 @@ def _paste_setup(subject: Subject, cache: Path) -> Paste | None:
     if af:
         ap = Path(af) if Path(af).is_absolute() else subject.data_dir / af
         if ap.is_file():
-            alpha = _FullFrames(ap, cache / "alpha")
+            alpha = _FullFrames(ap, _cache_dir(cache, ap))
     x1, y1, x2, y2 = (int(v) for v in region)
-    return Paste((x1, y1, x2, y2), _FullFrames(vp, cache / "frames"), alpha)
+    return Paste((x1, y1, x2, y2), _FullFrames(vp, _cache_dir(cache, vp)), alpha)
 
 
 def _merge_mask(subject: Subject, img_id: int, mode: str, size: tuple[int, int]) -> np.ndarray | None:
@@ -196,7 +205,9 @@ def render_stream(
                 model, fr.pose.to(dev), subject.intrinsics, subject.h, subject.w, cond, bg.to(dev), marcher
             )
         ws = r["weights_sum"].cpu().reshape(-1, 1)
-        alpha = ws + (1 - ws) * torso_alpha  # torso field alpha is folded into the image already
+        if model.cfg.torso:
+            torso_alpha = r["torso_alpha"].cpu().reshape(-1, 1)
+        alpha = ws + (1 - ws) * torso_alpha
         yield fi, r["image"].cpu().numpy(), alpha.reshape(subject.h, subject.w).numpy()
 
 

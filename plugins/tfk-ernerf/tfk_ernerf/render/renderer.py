@@ -132,13 +132,20 @@ def render_frame(
     """A whole ``[H, W]`` frame (head + torso when the model has one) over ``bg [H*W, 3]``."""
     out_img = torch.empty(h * w, 3, device=bg.device)
     out_ws = torch.empty(h * w, device=bg.device)
+    out_ta = torch.zeros(h * w, device=bg.device)
     for s in range(0, h * w, chunk):
         inds = torch.arange(s, min(s + chunk, h * w), device=bg.device)
         b = bg[inds]
         if model.cfg.torso:
-            b = render_torso(model, bg_coords(h, w, inds.cpu()).to(bg.device), pose, b, cond.code_torso)["bg"]
+            t = render_torso(model, bg_coords(h, w, inds.cpu()).to(bg.device), pose, b, cond.code_torso)
+            b = t["bg"]
+            out_ta[inds] = t["alpha"][:, 0]
         o, d = get_rays(pose, intrinsics, h, w, inds.cpu())
         r = render_rays(model, o.to(bg.device), d.to(bg.device), cond, b, marcher, None, max_steps)
         out_img[inds] = r["image"]
         out_ws[inds] = r["weights_sum"]
-    return {"image": out_img.reshape(h, w, 3), "weights_sum": out_ws.reshape(h, w)}
+    return {
+        "image": out_img.reshape(h, w, 3),
+        "weights_sum": out_ws.reshape(h, w),
+        "torso_alpha": out_ta.reshape(h, w),
+    }

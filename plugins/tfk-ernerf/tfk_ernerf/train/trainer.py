@@ -306,15 +306,16 @@ class Trainer:
         with torch.autocast(dev.type, dtype=torch.float16, enabled=self.use_amp):
             out = render_rays(m, o, d, cond, bg, "occupancy", jitter)
         pred = out["image"]
-        loss_ray = ((pred - gt) ** 2).mean(dim=-1)
+        mse_ray = ((pred - gt) ** 2).mean(dim=-1)
+        loss_ray = mse_ray
         rects = tr.rects(frame)
         face = rect_mask(rects["face"], tr.h, tr.w)[inds].to(dev)
         if self.stage == "head" and m.cfg.unc_loss:
             unc = out["uncertainty"]
             wgt = (1 - s) + s * torch.softmax(unc, dim=0).detach() * unc.numel()
-            loss_ray = loss_ray * (0.2 + 0.8 * wgt.clamp(0, 10))
+            loss_ray = mse_ray * (0.2 + 0.8 * wgt.clamp(0, 10))
             beta = unc + 1
-            loss_u = s * (loss_ray.detach() / (2 * beta**2) + torch.log(beta) ** 2 / 2)
+            loss_u = s * (mse_ray.detach() / (2 * beta**2) + torch.log(beta) ** 2 / 2)
             loss_ray = loss_ray + torch.where(face, loss_u, 1e-3 * s * unc)
         loss = loss_ray.mean()
         alpha = out["weights_sum"].clamp(1e-5, 1 - 1e-5)
