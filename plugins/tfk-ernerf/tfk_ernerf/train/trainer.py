@@ -36,6 +36,18 @@ log = logging.getLogger("tfk.ernerf.train")
 _EPOCH_RE = re.compile(r"^ngp_ep(\d{4,})\.pth$")
 
 
+def _at_least(rect: list[int], size: int, h: int, w: int) -> tuple[int, int, int, int]:
+    """Grow a ``[x0, x1, y0, y1]`` (x = row) square about its centre to at least ``size`` px, inside the image."""
+    x0, x1, y0, y1 = rect
+    out = []
+    for a, b, lim in ((x0, x1, h), (y0, y1, w)):
+        n = min(max(b - a, size, 1), lim)
+        c = (a + b) // 2
+        lo = min(max(c - n // 2, 0), lim - n)
+        out += [lo, lo + n]
+    return out[0], out[1], out[2], out[3]
+
+
 def epoch_checkpoints(ckpt_dir: Path) -> list[Path]:
     """``ngp_ep####.pth`` files sorted by epoch."""
     if not ckpt_dir.is_dir():
@@ -278,8 +290,7 @@ class Trainer:
         """Pixel indices of this step and, for LPIPS, the image shape they form."""
         h, w, gen, cfg = self.train.h, self.train.w, self.gen, self.cfg
         if lips_mode is True:
-            x0, x1, y0, y1 = self.train.rects(frame)["lips"]
-            x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
+            x0, x1, y0, y1 = _at_least(self.train.rects(frame)["lips"], cfg.patch_size, h, w)
             rr, cc = torch.meshgrid(torch.arange(x0, x1), torch.arange(y0, y1), indexing="ij")
             return (rr * w + cc).reshape(-1), (1, x1 - x0, y1 - y0)
         if lips_mode is False:
