@@ -88,6 +88,7 @@ def render_rays(
     res["ambient_eye"] = amb_e.sum(dim=1)
     res["image"] = (res["image"] + (1 - res["weights_sum"])[:, None] * bg).clamp(0, 1)
     res["n_samples"] = torch.tensor(s.count)
+    res["xyzs"], res["dirs"] = xyz.detach(), dirs  # the marched samples (the original's ``outputs['rays']``)
     return res
 
 

@@ -63,6 +63,7 @@ class StageResult:
     best: Path
     global_step: int
     losses: list[float]
+    mse: list[float]  #: per-step photometric MSE (the total loss also has terms that grow with the step)
     psnr: float | None
     seconds: float
     steps_per_s: float
@@ -154,6 +155,7 @@ class Trainer:
         }
         self.board = _Board(self.workdir / "run" / "ngp")
         self._grid_marked = False
+        self.last_mse = float("nan")
 
     # -- checkpoints ----------------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
@@ -303,11 +305,13 @@ class Trainer:
         return torch.randint(0, h * w, (cfg.num_rays,), generator=gen), None
 
     def _head_step(self, frame: Frame) -> torch.Tensor:
-        tr, dev, m = self.train, self.device, self.model
-        s = min(self.global_step / self.iters, 1.0)
+        """Head / lips step (the original ``train_step``; ``global_step`` here already counts this step)."""
+        tr, dev, m, cfg = self.train, self.device, self.model, self.cfg
+        step = self.global_step + 1
+        s = min(step / self.iters, 1.0)
         lips_mode = None
-        if self.stage == "lips":
-            lips_mode = self.global_step % 2 == 0  # flips every step, lips first on an even step
+        if self.stage == "lips":  # flips every step, starting with the lips square
+            lips_mode = (self.global_step - cfg.iters_head) % 2 == 0
         inds, shape = self._pixels(frame, lips_mode)
         gt = tr.gt(frame)[inds].to(dev)
         bg = tr.bg_torso(frame)[inds].to(dev)
@@ -317,45 +321,42 @@ class Trainer:
         with torch.autocast(dev.type, dtype=torch.float16, enabled=self.use_amp):
             out = render_rays(m, o, d, cond, bg, "occupancy", jitter)
         pred = out["image"]
-        mse_ray = ((pred - gt) ** 2).mean(dim=-1)
-        loss_ray = mse_ray
-        rects = tr.rects(frame)
-        face = rect_mask(rects["face"], tr.h, tr.w)[inds].to(dev)
+        loss_ray = ((pred - gt) ** 2).mean(dim=-1)
+        self.last_mse = float(loss_ray.detach().mean())
+        face = rect_mask(tr.rects(frame)["face"], tr.h, tr.w)[inds].to(dev).float()
         if self.stage == "head" and m.cfg.unc_loss:
             unc = out["uncertainty"]
             wgt = (1 - s) + s * torch.softmax(unc, dim=0).detach() * unc.numel()
-            loss_ray = mse_ray * (0.2 + 0.8 * wgt.clamp(0, 10))
+            loss_ray = loss_ray * (0.2 + 0.8 * wgt.clamp(0, 10))
             beta = unc + 1
-            loss_u = s * (mse_ray.detach() / (2 * beta**2) + torch.log(beta) ** 2 / 2)
-            loss_ray = loss_ray + torch.where(face, loss_u, 1e-3 * s * unc)
+            norm_rgb = (pred - gt).norm(dim=-1).detach()
+            loss_u = (norm_rgb / (2 * beta**2) + torch.log(beta) ** 2 / 2) * face
+            loss_ray = loss_ray + s * loss_u + 1e-3 * s * unc * (1 - face)
         loss = loss_ray.mean()
-        alpha = out["weights_sum"].clamp(1e-5, 1 - 1e-5)
-        loss = loss + 1e-4 * (-alpha * torch.log2(alpha) - (1 - alpha) * torch.log2(1 - alpha)).mean()
-        if self.stage == "head":
-            if (~face).any():
-                loss = loss + 1e-4 * s * out["ambient_aud"][~face].mean()
-            if face.any():
-                eye_term = out["ambient_eye"] / m.cfg.max_steps * out["ambient_aud"].detach()
-                loss = loss + 1e-4 * s * eye_term[face].mean()
-            if self.global_step % 16 == 0 and out["n_samples"] > 0:
-                loss = loss + self._smooth_loss(o, d, cond, s)
         if shape is not None:
             b, ph, pw = shape
             pi = pred.reshape(b, ph, pw, 3).permute(0, 3, 1, 2)
             gi = gt.reshape(b, ph, pw, 3).permute(0, 3, 1, 2)
             loss = loss + (0.01 if lips_mode else 0.1) * self._lpips(pi, gi)
+        alpha = out["weights_sum"].clamp(1e-5, 1 - 1e-5)
+        loss = loss + 1e-4 * (-alpha * torch.log2(alpha) - (1 - alpha) * torch.log2(1 - alpha)).mean()
+        lambda_amb = s * 1e-4
+        loss = loss + lambda_amb * (out["ambient_aud"] * (1 - face)).mean()
+        eye_term = out["ambient_eye"] / m.cfg.max_steps * out["ambient_aud"].detach()
+        loss = loss + lambda_amb * (eye_term * face).mean()
+        if self.stage == "head" and step % 16 == 0 and out["xyzs"].shape[0] > 0:
+            loss = loss + self._smooth_loss(out["xyzs"], out["dirs"], cond, s)
         return loss
 
-    def _smooth_loss(self, o: torch.Tensor, d: torch.Tensor, cond: Conditioning, s: float) -> torch.Tensor:
-        """``1e-5 s`` MSE between uncertainty/ambient outputs at points and at points moved by U(+-1e-3)."""
+    def _smooth_loss(self, xyzs: torch.Tensor, dirs: torch.Tensor, cond: Conditioning, s: float) -> torch.Tensor:
+        """``1e-5 s`` MSE of uncertainty / ambient outputs at the marched samples and at samples moved by U(+-1e-3)."""
         m = self.model
-        k = min(1024, o.shape[0])
-        t = 2.5 + torch.rand(k, 1, generator=self.gen).to(o) * 1.0
-        x = (o[:k] + d[:k] * t).clamp(-m.cfg.bound, m.cfg.bound)
-        delta = (torch.rand(k, 3, generator=self.gen).to(o) * 2 - 1) * 1e-3
+        delta = (torch.rand(xyzs.shape, generator=self.gen).to(xyzs) * 2 - 1) * 1e-3
+        enc_a = cond.enc_a.detach()
+        code = cond.code.detach() if cond.code is not None else None
         with torch.no_grad():
-            raw = m(x, d[:k], cond.enc_a, cond.code, cond.eye)
-        reg = m(x + delta, d[:k], cond.enc_a, cond.code, cond.eye)
+            raw = m(xyzs, dirs, enc_a, code, cond.eye)
+        reg = m(xyzs + delta, dirs, enc_a, code, cond.eye)
         total = F.mse_loss(reg["uncertainty"], raw["uncertainty"]) + F.mse_loss(reg["ambient_aud"], raw["ambient_aud"])
         if reg["ambient_eye"] is not None:
             total = total + F.mse_loss(reg["ambient_eye"], raw["ambient_eye"])
@@ -372,6 +373,7 @@ class Trainer:
         with torch.autocast(dev.type, dtype=torch.float16, enabled=self.use_amp):
             out = render_torso(m, coords, frame.pose.to(dev), bc, cond.code_torso)
         loss = ((out["bg"] - gt) ** 2).mean()
+        self.last_mse = float(loss.detach())
         return loss + ((1 - m.anchor_points[:, 3]) ** 2).mean()
 
     def step(self, frame: Frame) -> float:
@@ -460,6 +462,7 @@ class Trainer:
         n = len(self.train)
         eval_every = self.cfg.eval_interval or max(1, 5000 // n)
         losses: list[float] = []
+        mses: list[float] = []
         t0, s0 = time.monotonic(), self.global_step
         epochs_run = 0
         task = self.progress.task(f"train {self.stage}", total=self.iters) if self.progress is not None else None
@@ -476,7 +479,9 @@ class Trainer:
                 loss = self.step(self.train.frames[i])
                 ep_losses.append(loss)
                 losses.append(loss)
+                mses.append(self.last_mse)
                 self.board.scalar("train/loss", loss, self.global_step)
+                self.board.scalar("train/mse", self.last_mse, self.global_step)
                 self.board.scalar("train/lr", self.optimizer.param_groups[0]["lr"], self.global_step)
                 if handle is not None:
                     handle.advance(1)
@@ -501,6 +506,7 @@ class Trainer:
             self.ckpt_dir / "ngp.pth",
             self.global_step,
             losses,
+            mses,
             psnr,
             dt,
             (self.global_step - s0) / dt if dt > 0 else 0.0,
