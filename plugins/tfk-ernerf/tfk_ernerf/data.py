@@ -146,6 +146,7 @@ class Subject:
     eye_source: str = "none"
     model_data: dict[str, Any] = field(default_factory=dict)
     _bc: torch.Tensor | None = None
+    _split_feats: torch.Tensor | None = None
 
     @classmethod
     def load(cls, data_dir: str | Path, split: str = "train", frontend: str | None = None) -> Subject:
@@ -155,9 +156,17 @@ class Subject:
             raise InputNotFound(f"{tf} not found", hint="run `tfk preprocess ernerf VIDEO --uid UID` first")
         meta = json.loads(tf.read_text())
         cx, cy = float(meta["cx"]), float(meta["cy"])
-        h = int(meta.get("h", round(2 * cy)))
-        w = int(meta.get("w", round(2 * cx)))
-        focal = float(meta["focal_len"])
+        if "h" in meta and "w" in meta:
+            h, w = int(meta["h"]), int(meta["w"])
+        else:
+            h, w = int(cy) * 2, int(cx) * 2
+        if "focal_len" in meta:
+            fx = fy = float(meta["focal_len"])
+        elif "fl_x" in meta or "fl_y" in meta:
+            fx = float(meta.get("fl_x", meta.get("fl_y")))
+            fy = float(meta.get("fl_y", meta.get("fl_x")))
+        else:
+            raise BadInput(f"{tf} has no focal length (focal_len or fl_x/fl_y)")
         if not meta.get("frames"):
             raise BadInput(f"{tf} lists no frames")
         frames = []
@@ -173,7 +182,7 @@ class Subject:
         md = {}
         if (d / "model_data.json").is_file():
             md = json.loads((d / "model_data.json").read_text())
-        return cls(d, split, h, w, (focal, focal, cx, cy), frames, feats, fe, path.name, eye, src, md)
+        return cls(d, split, h, w, (fx, fy, cx, cy), frames, feats, fe, path.name, eye, src, md)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -182,8 +191,18 @@ class Subject:
     def poses(self) -> torch.Tensor:
         return torch.stack([f.pose for f in self.frames])
 
+    @property
+    def split_features(self) -> torch.Tensor:
+        """The split's own rows, ``features[min(aud_id, N - 1)]`` per frame (the original stacks them so)."""
+        if getattr(self, "_split_feats", None) is None:
+            n = self.features.shape[0]
+            idx = torch.tensor([min(f.aud_id, n - 1) for f in self.frames])
+            self._split_feats = self.features[idx]
+        return self._split_feats
+
     def audio(self, frame: Frame, att: int = 2) -> torch.Tensor:
-        return audio_window(self.features, min(frame.aud_id, self.features.shape[0] - 1), att)
+        """The 8-frame window of ``frame`` over the split's rows (zero-padded at the split's ends, as the original)."""
+        return audio_window(self.split_features, frame.index, att)
 
     def eye_of(self, frame: Frame) -> float:
         return float(self.eye.get(frame.img_id, 0.0))
