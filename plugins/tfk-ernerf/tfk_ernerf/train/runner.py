@@ -17,16 +17,19 @@ log = logging.getLogger("tfk.ernerf.train")
 
 
 def _lpips_or_none(device: str):
-    """LPIPS-alex from the store for the lips stage, or None (the term is then left out, said in the log)."""
+    """``(LPIPS-alex from the store, None)`` for the lips stage, or ``(None, reason)`` (the term is left out)."""
     from tfk.errors import MissingWeights
 
     try:
         from tfk.metrics.lpips import load_lpips
 
-        return load_lpips("alex", device=device, download=False)
+        return load_lpips("alex", device=device, download=False), None
     except (MissingWeights, ImportError) as exc:
-        log.warning("lips stage without its LPIPS term: LPIPS-alex weights unavailable (%s)", exc)
-        return None
+        note = (
+            f"lips stage ran without its LPIPS term: LPIPS-alex weights unavailable ({exc}); tfk weights pull metrics"
+        )
+        log.warning(note)
+        return None, note
 
 
 def train_stages(
@@ -51,8 +54,9 @@ def train_stages(
     cfg = preset(preset_name)
     out: dict[str, StageResult] = {}
     for stage in order:
-        lp = _lpips_or_none(device) if stage == "lips" else None
+        lp, note = _lpips_or_none(device) if stage == "lips" else (None, None)
         out[stage] = run_stage(data_dir, train_root(ws.root), stage, cfg, device, resume, frontend, lp, progress)
+        out[stage].note = note
         log.info("%s stage: step %d, val PSNR %s", stage, out[stage].global_step, out[stage].psnr)
     return out
 
@@ -69,7 +73,13 @@ def train_stage(ctx: StageContext, ws: Workspace, options: dict[str, Any]) -> di
         ctx.progress,
     )
     summary = {
-        s: {"checkpoint": str(r.best), "global_step": r.global_step, "psnr": r.psnr, "steps_per_s": r.steps_per_s}
+        s: {
+            "checkpoint": str(r.best),
+            "global_step": r.global_step,
+            "psnr": r.psnr,
+            "steps_per_s": r.steps_per_s,
+            **({"note": r.note} if r.note else {}),
+        }
         for s, r in res.items()
     }
     if ctx.run is not None:

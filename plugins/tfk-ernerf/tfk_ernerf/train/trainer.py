@@ -67,6 +67,7 @@ class StageResult:
     psnr: float | None
     seconds: float
     steps_per_s: float
+    note: str | None = None
 
 
 class _Board:
