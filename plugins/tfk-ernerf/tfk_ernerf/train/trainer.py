@@ -9,6 +9,7 @@ and at the end of the stage, with a preview PNG of the render beside the ground 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -458,18 +459,11 @@ class Trainer:
         return path
 
     # -- loop -----------------------------------------------------------------------------------
-    def fit(self, stop_after_epochs: int | None = None) -> StageResult:
-        """Train up to the stage's last step (resuming from the last epoch checkpoint of ``workdir``)."""
+    def _epochs(
+        self, handle: Any, stop_after_epochs: int | None, eval_every: int, losses: list[float], mses: list[float]
+    ) -> int:
         n = len(self.train)
-        eval_every = self.cfg.eval_interval or max(1, 5000 // n)
-        losses: list[float] = []
-        mses: list[float] = []
-        t0, s0 = time.monotonic(), self.global_step
         epochs_run = 0
-        task = self.progress.task(f"train {self.stage}", total=self.iters) if self.progress is not None else None
-        handle = task.__enter__() if task is not None else None
-        if handle is not None and self.global_step:
-            handle.advance(self.global_step)
         while self.global_step < self.iters:
             self.epoch += 1
             order = torch.randperm(n, generator=self.gen).tolist()
@@ -493,8 +487,22 @@ class Trainer:
             epochs_run += 1
             if stop_after_epochs is not None and epochs_run >= stop_after_epochs and self.global_step < self.iters:
                 break
-        if task is not None:
-            task.__exit__(None, None, None)
+        return epochs_run
+
+    def fit(self, stop_after_epochs: int | None = None) -> StageResult:
+        """Train up to the stage's last step (resuming from the last epoch checkpoint of ``workdir``)."""
+        n = len(self.train)
+        eval_every = self.cfg.eval_interval or max(1, 5000 // n)
+        losses: list[float] = []
+        mses: list[float] = []
+        t0, s0 = time.monotonic(), self.global_step
+        with contextlib.ExitStack() as stack:
+            handle = None
+            if self.progress is not None:
+                handle = stack.enter_context(self.progress.task(f"train {self.stage}", total=self.iters))
+                if self.global_step:
+                    handle.advance(self.global_step)
+            self._epochs(handle, stop_after_epochs, eval_every, losses, mses)
         done = self.global_step >= self.iters
         psnr = self.evaluate() if done else None
         if not done:
