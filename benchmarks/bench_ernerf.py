@@ -59,10 +59,13 @@ def build_grid(m, enc_a, eye, eval_res: int | None = None) -> float:
     return time.perf_counter() - t0
 
 
-def render_pair(m, enc_a, eye, size: int, device: str) -> dict:
+def render_pair(m, enc_a, eye, size: int, device: str, chunk: int = 1 << 14) -> dict:
+    """Both marchers on the same frame, interleaved chunk by chunk so that load changes on a shared machine
+    hit both timings alike; the sum over chunks is each marcher's frame time."""
     import torch
-    from tfk_ernerf.render.cameras import nerf_matrix_to_ngp
-    from tfk_ernerf.render.renderer import Conditioning, render_frame
+
+    from tfk_ernerf.render.cameras import get_rays, nerf_matrix_to_ngp
+    from tfk_ernerf.render.renderer import Conditioning, render_rays
 
     m.eval()
     m.testing = True
@@ -72,18 +75,23 @@ def render_pair(m, enc_a, eye, size: int, device: str) -> dict:
     focal = size * 2.4  # Obama's 1100 px focal at 450 px: the head box fills the frame
     intr = (focal, focal, size / 2, size / 2)
     cond = Conditioning(enc_a, m.individual_codes[:1], eye)
-    bg = torch.ones(size * size, 3, device=device)
-    out = {}
-    imgs = {}
-    for marcher in ("occupancy", "uniform"):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        r = render_frame(m, pose, intr, size, size, cond, bg, marcher=marcher)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        out[f"{marcher}_s"] = time.perf_counter() - t0
-        imgs[marcher] = r["image"].float().cpu()
+    secs = {"occupancy": 0.0, "uniform": 0.0}
+    imgs = {k: torch.empty(size * size, 3) for k in secs}
+    with torch.no_grad():
+        for s0 in range(0, size * size, chunk):
+            inds = torch.arange(s0, min(s0 + chunk, size * size))
+            o, d = get_rays(pose, intr, size, size, inds)
+            bg = torch.ones(inds.numel(), 3, device=device)
+            for marcher in secs:
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                r = render_rays(m, o.to(device), d.to(device), cond, bg, marcher)
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                secs[marcher] += time.perf_counter() - t0
+                imgs[marcher][inds] = r["image"].float().cpu()
+    out = {f"{k}_s": v for k, v in secs.items()}
     mse = float(((imgs["occupancy"] - imgs["uniform"]) ** 2).mean())
     out["psnr_between_db"] = -10 * math.log10(max(mse, 1e-12))
     out["speedup"] = out["uniform_s"] / out["occupancy_s"]
