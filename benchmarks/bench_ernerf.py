@@ -63,7 +63,6 @@ def render_pair(m, enc_a, eye, size: int, device: str, chunk: int = 1 << 14) -> 
     """Both marchers on the same frame, interleaved chunk by chunk so that load changes on a shared machine
     hit both timings alike; the sum over chunks is each marcher's frame time."""
     import torch
-
     from tfk_ernerf.render.cameras import get_rays, nerf_matrix_to_ngp
     from tfk_ernerf.render.renderer import Conditioning, render_rays
 
