@@ -1,0 +1,61 @@
+"""The HuBERT front-end end to end: a subject with ``aud_hu.npy`` trains, and inference extracts HuBERT
+features through :mod:`tfk.audio.hubert` (a tiny random ``HubertModel`` stands in for hubert-large)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfk.media import probe, write_wav
+from tfk.testing.synth import synthetic_speech
+
+pytestmark = pytest.mark.slow
+WIDTH = 16  # hidden size of the stand-in (hubert-large: 1024)
+
+
+@pytest.fixture(scope="module")
+def tiny_hubert(tmp_path_factory) -> dict[str, Path]:
+    tr = pytest.importorskip("transformers")
+    d = tmp_path_factory.mktemp("hubert")
+    cfg = tr.HubertConfig(
+        hidden_size=WIDTH,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    tr.HubertModel(cfg).save_pretrained(d, safe_serialization=False)
+    (d / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True}))
+    return {
+        "shared/hubert_large_ls960_ft_config": d / "config.json",
+        "shared/hubert_large_ls960_ft_preprocessor": d / "preprocessor_config.json",
+        "shared/hubert_large_ls960_ft_weights": d / "pytorch_model.bin",
+    }
+
+
+def test_hubert_subject_trains_and_infers(tiny_hubert, tmp_path):
+    from tfk_ernerf.features import extract
+    from tfk_ernerf.infer import infer
+    from tfk_ernerf.synthetic import make_subject
+    from tfk_ernerf.train.config import preset
+    from tfk_ernerf.train.trainer import run_stage
+
+    ws = make_subject(tmp_path / "ws", n_frames=12, size=32)
+    (ws / "aud.npy").unlink()
+    np.save(ws / "aud_hu.npy", np.random.default_rng(0).normal(size=(12, 2, WIDTH)).astype(np.float32))
+    res = run_stage(ws, ws / "train", "head", preset("tiny", iters_head=3))
+    assert res.global_step == 3
+    wav = tmp_path / "s.wav"
+    write_wav(wav, synthetic_speech(0.8, 16000, seed=2), 16000)
+    feats = extract(wav, "hubert", require=tiny_hubert.__getitem__)
+    assert feats.shape == (19, 2, WIDTH)  # ER-NeRF layout: (12800 - 80) // 320 = 39 steps -> 38 -> 19 pairs
+    out = infer(ws, "hu", wav, tmp_path / "hu.mp4", merge="none", require=tiny_hubert.__getitem__)
+    assert probe(out).n_frames == 20  # 25 x 0.8 s: the last window is repeated

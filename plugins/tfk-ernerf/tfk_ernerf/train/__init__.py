@@ -1,0 +1,1 @@
+"""ER-NeRF training: presets, the head/lips/torso stages, checkpoints and resume."""
