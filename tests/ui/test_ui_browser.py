@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -45,33 +48,46 @@ def tiny_lawdnet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"generator": gen, "dp2": dp2}
 
 
+def _start_ui(tmp_path: Path) -> tuple[subprocess.Popen, str]:
+    """``tfk ui`` as a user starts it (its own process), on a free loopback port; returns (process, url)."""
+    env = dict(os.environ)
+    echo_dir = str(Path(__file__).resolve().parents[1] / "fixtures" / "tfk-echo")
+    env["PYTHONPATH"] = os.pathsep.join([echo_dir, *filter(None, [env.get("PYTHONPATH")])])
+    log = (tmp_path / "ui.log").open("w")
+    cmd = [sys.executable, "-m", "tfk.cli.main", "ui", "--port", "0", "--models", "echo,lawdnet"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    line = proc.stdout.readline().strip()  # the URL, printed once the page listens
+    if not line.startswith("http://127.0.0.1:"):
+        proc.kill()
+        raise AssertionError(f"tfk ui did not start: {line!r} {(tmp_path / 'ui.log').read_text()}")
+    return proc, line
+
+
 @pytest.fixture
 def page(tfk_home, tfk_cli, tiny_lawdnet, tmp_path, request):
-    """(url, driver): the page with echo and lawdnet tabs, weights imported, and a headless Chromium."""
+    """(url, driver): ``tfk ui`` with echo and lawdnet tabs, weights imported, and a headless Chromium."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-
-    from tfk.ui.app import launch
 
     for art, key in (("lawdnet/checkpoint_epoch_170", "generator"), ("shared/deepspeech_pytorch_v3", "dp2")):
         r = tfk_cli("weights", "import", art, str(tiny_lawdnet[key]))
         assert r.exit_code == 0, r.stderr
-    urls: list[str] = []
-    app = launch(["echo", "lawdnet"], host="127.0.0.1", port=0, block=False, on_ready=urls.append)
+    proc, url = _start_ui(tmp_path)
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,2200"):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
     try:
-        driver.get(urls[0])
-        yield urls[0], driver
+        driver.get(url)
+        yield url, driver
     finally:
         shot_dir = Path(os.environ.get("TFK_TEST_ARTIFACTS") or tmp_path)
         shot_dir.mkdir(parents=True, exist_ok=True)
         driver.save_screenshot(str(shot_dir / f"tfk-ui-{request.node.name}.png"))
         driver.quit()
-        app.close()
+        proc.send_signal(signal.SIGINT)  # Ctrl-C: the page stops
+        assert proc.wait(timeout=60) == 130
 
 
 def _open_tab(driver, name: str) -> None:
