@@ -112,6 +112,12 @@ def write_official_checkpoint(path: Path, step: int = 300000, seed: int = 0) -> 
 
 
 @pytest.fixture(scope="session")
+def official_writer():
+    """``write_official_checkpoint`` for tests that write several files."""
+    return write_official_checkpoint
+
+
+@pytest.fixture(scope="session")
 def official_ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "300000_head.tar"
     write_official_checkpoint(path)

@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-from conftest import write_official_checkpoint
 
 from tfk.errors import InvalidArtifact
 
@@ -49,15 +48,15 @@ def test_tfk_checkpoint_round_trip_keeps_the_original_layout(tmp_path, official_
         assert all(torch.equal(back[key][k], ck[key][k]) for k in ck[key])
 
 
-def test_bad_checkpoints_fail_with_one_line(tmp_path):
+def test_bad_checkpoints_fail_with_one_line(tmp_path, official_writer):
     from tfk_dfrf.models.dfrf import load_dfrf
 
-    ck = write_official_checkpoint(tmp_path / "a.tar")
+    ck = official_writer(tmp_path / "a.tar")
     del ck["unet_state_dict"]
     torch.save(ck, tmp_path / "b.tar")
     with pytest.raises(InvalidArtifact, match="missing unet_state_dict"):
         load_dfrf(tmp_path / "b.tar")
-    ck = write_official_checkpoint(tmp_path / "c.tar")
+    ck = official_writer(tmp_path / "c.tar")
     ck["unet_state_dict"] = {
         "conv1.0.weight": torch.zeros(64, 33, 3, 3),
         **{k: v for k, v in ck["unet_state_dict"].items() if k != "conv1.0.weight"},

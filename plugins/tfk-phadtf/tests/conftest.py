@@ -94,3 +94,9 @@ def subject(subject_ctx):
     from tfk_phadtf.subject import Subject
 
     return Subject.from_workspace(subject_ctx.workspace)
+
+
+@pytest.fixture(scope="session")
+def phadtf_helpers():
+    """``(make_ctx, preprocess_options)`` for tests that build their own contexts."""
+    return _ctx, preprocess_options

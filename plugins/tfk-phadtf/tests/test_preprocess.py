@@ -31,8 +31,8 @@ def test_every_step_writes_the_original_layouts(subject, subject_ctx):
     assert subject.lm_5p.shape == (40, 5, 2) and np.allclose(subject.lm_5p[0], 0, atol=1e-3)
 
 
-def test_rerun_resumes_without_redoing_steps(subject_ctx, shared_media, synthetic_bfm, tiny_weights):
-    from conftest import preprocess_options
+def test_rerun_resumes_without_redoing_steps(subject_ctx, shared_media, synthetic_bfm, tiny_weights, phadtf_helpers):
+    _, preprocess_options = phadtf_helpers
     from tfk_phadtf.preprocess import preprocess
 
     done = subject_ctx.workspace.step_dir("coeffs") / ".done.json"
@@ -41,8 +41,8 @@ def test_rerun_resumes_without_redoing_steps(subject_ctx, shared_media, syntheti
     assert json.loads(done.read_text())["run"] == before
 
 
-def test_short_clip_is_refused_clearly(tmp_path, shared_media, synthetic_bfm, tiny_weights):
-    from conftest import _ctx, preprocess_options
+def test_short_clip_is_refused_clearly(tmp_path, shared_media, synthetic_bfm, tiny_weights, phadtf_helpers):
+    _ctx, preprocess_options = phadtf_helpers
     from tfk_phadtf.preprocess import preprocess
 
     opts = preprocess_options(shared_media / "WDA_KatieHill_000.mp4", synthetic_bfm, tiny_weights, min_seconds=16.0)
@@ -50,8 +50,8 @@ def test_short_clip_is_refused_clearly(tmp_path, shared_media, synthetic_bfm, ti
         preprocess(_ctx(tmp_path, "short", "preprocess"), opts)
 
 
-def test_clip_without_a_face_is_refused_with_frame_numbers(tmp_path, synthetic_bfm, tiny_weights):
-    from conftest import _ctx, preprocess_options
+def test_clip_without_a_face_is_refused_with_frame_numbers(tmp_path, synthetic_bfm, tiny_weights, phadtf_helpers):
+    _ctx, preprocess_options = phadtf_helpers
     from tfk_phadtf.preprocess import preprocess
 
     from tfk.media import VideoWriter
