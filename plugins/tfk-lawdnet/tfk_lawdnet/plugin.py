@@ -202,7 +202,7 @@ def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
         progress=ctx.progress,
         require=ctx.require,
         face=options.get("face"),
-        precision=options["precision"],
+        precision=options.get("precision", "fp32"),  # callers that build options by hand (the demo) omit it
     )
     if ctx.run is not None:
         ctx.run.record_output("video", out)
@@ -239,7 +239,7 @@ def tfk_serve(ctx: StageContext, options: dict[str, Any]) -> Any:
         checkpoint=options.get("checkpoint"),
         device=ctx.device,
         host=options.get("host") or "127.0.0.1",
-        port=int(options["port"]),  # 0 is a real choice (a free port), not "unset"
+        port=int(options.get("port", 5828)),  # 0 is a real choice (a free port), not "unset"
         batch_size=options.get("batch_size"),  # None: the per-device default (measured)
         max_upload_mb=int(options.get("max_upload_mb") or 50),
         audio_frontend=options.get("audio_frontend"),
