@@ -131,6 +131,11 @@ def _obtain(store: Store, art: Artifact, bases: list[str], reporter: Reporter) -
     """Under the artifact lock: make the artifact present. Returns 'present' or 'downloaded'."""
     from tfk.weights import download
 
+    if art.unverifiable:
+        raise InvalidArtifact(
+            f"{art.unverifiable}; tfk will not download it",
+            hint=f"report it to the plugin's authors, or import a copy you checked: tfk weights import {art.id} FILE",
+        )
     with store.artifact_lock(art, reporter):
         entry = store.entry(art.id)
         st = store.status(art, entry)
