@@ -154,3 +154,15 @@ def test_state_dict_and_graph_validators_refuse_a_cut_short_file(tmp_path):
     (tmp_path / "short.pb").write_bytes(graph[:-3])
     with pytest.raises(InvalidArtifact, match="cut short"):
         validate_deepspeech_graph(tmp_path / "short.pb")
+
+
+def test_import_errors_name_the_users_file_not_the_temporary_one(tmp_path, register):
+    (art,) = register(
+        Artifact("demo/cfg", "config.json", manual=True, validator="tfk.audio.validators:validate_hubert_config")
+    )
+    mine = tmp_path / "my-config.json"
+    mine.write_bytes(b'{"model_type": "hub')
+    with pytest.raises(InvalidArtifact) as ei:
+        store.import_file(art.id, mine)
+    assert "my-config.json is not a complete JSON file" in ei.value.message
+    assert ".part" not in ei.value.message and "~" not in ei.value.message

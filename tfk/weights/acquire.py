@@ -57,16 +57,23 @@ def _check_disk(store: Store, art: Artifact, from_archive: bool) -> None:
         )
 
 
+def _origin_named(message: str, path: Path, origin: str) -> str:
+    """A validator's message about the in-flight file, naming what the user knows (their file, the URL)."""
+    return message.replace(str(path), origin).replace(path.name, origin)
+
+
 def _validate(art: Artifact, path: Path, origin: str) -> None:
+    """Run the artifact's validator on ``path``; its errors name ``origin``, never the temporary file."""
     if not art.validator:
         return
     fn = _load_ref(art.validator)
     try:
         fn(path)
-    except InvalidArtifact:
-        raise
+    except InvalidArtifact as exc:
+        raise InvalidArtifact(_origin_named(exc.message, path, origin), hint=exc.hint) from None
     except Exception as exc:  # a validator that crashes on a wrong file: the file is invalid
-        raise InvalidArtifact(f"{origin} is not a valid {art.id}: {type(exc).__name__}: {exc}") from None
+        detail = _origin_named(f"{type(exc).__name__}: {exc}", path, origin)
+        raise InvalidArtifact(f"{origin} is not a valid {art.id}: {detail}") from None
 
 
 def _hold_to(art: Artifact, expected: str | None, sha: str, size: int, origin: str) -> None:

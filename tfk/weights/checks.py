@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 from tfk.errors import InvalidArtifact
 
 __all__ = [
+    "describe_load_failure",
     "json_object",
     "mat_keys",
     "npy_dict_keys",
@@ -46,6 +48,31 @@ def json_object(path: str | os.PathLike[str], required: dict[str, Any] | Iterabl
     return obj
 
 
+def describe_load_failure(path: str | os.PathLike[str], exc: BaseException) -> str:
+    """What is wrong with a file ``torch.load(weights_only=True)`` refused, in words (not torch's text)."""
+    p = Path(path)
+    msg = str(exc)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(4)
+    except OSError as err:
+        return f"it cannot be read: {err.strerror}"
+    if not head:
+        return "the file is empty"
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", msg)
+    if found:
+        return f"it would import {found.group(1)} to load; tfk never runs code from a checkpoint"
+    if isinstance(exc, EOFError) or "unexpected EOF" in msg or "central directory" in msg:
+        return "it is cut short or damaged"
+    if head.startswith(b"PK") and not zipfile.is_zipfile(p):
+        return "it is cut short or damaged (a zip archive without its directory)"
+    if head.startswith(b"PK"):
+        return "a zip file, but not one torch.save wrote"
+    if head[:1] == b"\x80":
+        return "a pickle that holds more than tensors and plain containers; tfk loads weights only"
+    return "its bytes are neither a PyTorch zip archive nor a pickle"
+
+
 def torch_zip_archive(path: str | os.PathLike[str]) -> None:
     """A complete PyTorch zip checkpoint: its central directory is readable and it has ``data.pkl``.
 
@@ -72,8 +99,7 @@ def torch_state_dict(path: str | os.PathLike[str], required: Iterable[str], min_
     try:
         sd = torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any failure to load means an incomplete or wrong file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidArtifact(f"{p.name} is not a complete PyTorch state dict ({first[:160]})") from None
+        raise InvalidArtifact(f"{p.name} is not a PyTorch checkpoint ({describe_load_failure(p, exc)})") from None
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):
