@@ -24,12 +24,16 @@ def _declared_artifacts() -> list[Artifact]:
     arts: list[Artifact] = []
     for name in modules:
         arts += importlib.import_module(name).ARTIFACTS
+    for entry in sorted(REPO.glob("plugins/*/tfk_*/plugin.py")):  # declarations made in a plugin's hook
+        hook = getattr(importlib.import_module(f"{entry.parent.name}.plugin"), "tfk_artifacts", None)
+        if hook is not None:
+            arts += [a for a in hook() if a.id not in {b.id for b in arts}]
     return arts
 
 
 def test_every_declared_public_artifact_detects_a_short_download():
     arts = _declared_artifacts()
-    assert len(arts) >= 30 and any(a.id.startswith("lawdnet/") for a in arts)
+    assert len(arts) >= 40 and {"lawdnet", "styleheat", "ernerf"} <= {a.namespace for a in arts}
     gaps = [a.unverifiable for a in arts if a.unverifiable]
     assert gaps == []
     for art in arts:  # every validator named in a declaration resolves to a function
@@ -130,6 +134,7 @@ def test_state_dict_and_graph_validators_refuse_a_cut_short_file(tmp_path):
 
     from tfk.audio.validators import validate_deepspeech_graph, validate_hf_weights
     from tfk.face.validators import validate_s3fd
+    from tfk.weights.checks import complete_checkpoint
 
     sd = {"conv1_1.weight": torch.zeros(64, 3, 3, 3), "conv3_3_norm_mbox_conf.weight": torch.zeros(4, 256, 3, 3)}
     sd.update({f"x{i}": torch.zeros(8) for i in range(20)})
@@ -144,6 +149,9 @@ def test_state_dict_and_graph_validators_refuse_a_cut_short_file(tmp_path):
             validate_s3fd(short)
         with pytest.raises(InvalidArtifact):
             validate_hf_weights(short)
+        with pytest.raises(InvalidArtifact):
+            complete_checkpoint(short)
+    complete_checkpoint(full)
 
     def field(num: int, payload: bytes) -> bytes:  # a length-delimited protobuf field (short payloads)
         return bytes([num << 3 | 2, len(payload)]) + payload

@@ -30,8 +30,8 @@ def set_declared(artifacts: Iterable[Artifact]) -> None:
         if not isinstance(art, Artifact):
             log.warning("ignoring a non-Artifact declaration: %r", art)
             continue
-        if art.unverifiable:
-            log.warning("%s: tfk will not download it (declare its sha256, size or a validator)", art.unverifiable)
+        if art.unverifiable:  # refused when a download is attempted (tfk.weights.acquire)
+            log.debug("%s: tfk will not download it (declare its sha256, size or a validator)", art.unverifiable)
         table.setdefault(art.id, art)
     _declared = table
 

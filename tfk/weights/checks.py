@@ -19,6 +19,7 @@ from typing import Any
 from tfk.errors import InvalidArtifact
 
 __all__ = [
+    "complete_checkpoint",
     "describe_load_failure",
     "json_object",
     "mat_keys",
@@ -71,6 +72,32 @@ def describe_load_failure(path: str | os.PathLike[str], exc: BaseException) -> s
     if head[:1] == b"\x80":
         return "a pickle that holds more than tensors and plain containers; tfk loads weights only"
     return "its bytes are neither a PyTorch zip archive nor a pickle"
+
+
+def complete_checkpoint(path: str | os.PathLike[str]) -> None:
+    """Validator for a published checkpoint or ``.npz`` without a known hash: the file is complete.
+
+    A zip-based file (PyTorch >= 1.6, ``.npz``) must have its directory (at the end of the file) and the
+    expected entries; a legacy PyTorch file must load completely with ``weights_only=True``.
+    """
+    p = Path(path)
+    if zipfile.is_zipfile(p):
+        with zipfile.ZipFile(p) as zf:
+            names = zf.namelist()
+        if p.suffix == ".npz":
+            if not names or not all(n.endswith(".npy") for n in names):
+                raise InvalidArtifact(f"{p.name}: a zip file but not a numpy .npz archive")
+        elif not any(n.endswith("data.pkl") for n in names):
+            raise InvalidArtifact(f"{p.name}: a zip file but not a PyTorch checkpoint (no data.pkl)")
+        return
+    if p.suffix == ".npz":
+        raise InvalidArtifact(f"{p.name} is not a complete .npz archive (cut short or damaged)")
+    import torch
+
+    try:
+        torch.load(str(p), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to load means an incomplete or wrong file
+        raise InvalidArtifact(f"{p.name} is not a PyTorch checkpoint ({describe_load_failure(p, exc)})") from None
 
 
 def torch_zip_archive(path: str | os.PathLike[str]) -> None:
