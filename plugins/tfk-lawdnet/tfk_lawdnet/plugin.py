@@ -105,6 +105,13 @@ _TRAIN = [
     Option("out", Path, help="output directory for checkpoints (default: <workspace>/train/<preset>)"),
     Option("steps", int, help="steps per epoch (default: the preset's)", min=1),
     Option("lr", float, help="generator learning rate (default: the preset's)", min=1e-8, max=1.0),
+    Option(
+        "losses",
+        str,
+        help="all = the preset's losses; pixel = MSE only (fast fitting of one subject, as in tfk demo)",
+        default="all",
+        choices=("all", "pixel"),
+    ),
 ]
 
 _EVALUATE = [
@@ -144,7 +151,7 @@ _DEMO = [
     Option("seconds", float, help="length of the built-in template clip", default=4.0, min=1.0, max=60.0),
     Option("video", Path, help="your own template (default: a built-in clip)", exists=True, media="video"),
     Option("audio", Path, help="your own driving audio (default: a built-in voice)", exists=True, media="audio"),
-    Option("train_steps", int, help="training steps per epoch of the tiny model (2 epochs)", default=12, min=1),
+    Option("train_steps", int, help="training steps per epoch of the tiny model (2 epochs)", default=30, min=1),
 ]
 
 
@@ -167,7 +174,7 @@ def tfk_model() -> ModelInfo:
             "train": "Coarse-to-fine LawDNet training on a preprocessed subject.",
             "evaluate": "Reconstruct a held-out clip from its own audio: PSNR, SSIM, LPIPS, LMD, LSE-C/D.",
             "serve": "HTTP service: POST an audio file, get the dubbed MP4 of a fixed template.",
-            "demo": "Preprocess, train the tiny preset and dub, on built-in media, offline (a few minutes on CPU).",
+            "demo": "Preprocess, train the tiny preset and dub, on built-in media, offline (about two minutes on CPU).",
         },
         homepage="https://github.com/iPaw-AI-LAB/LawDNet_2024",
         paper="LawDNet: Enhanced Audio-Driven Lip Synthesis via Local Affine Warping Deformation",

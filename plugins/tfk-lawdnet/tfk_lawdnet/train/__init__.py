@@ -47,6 +47,8 @@ def train_stage(ctx: Any, options: dict[str, Any]) -> Path:
         overrides["max_steps_per_epoch"] = options["steps"]
     if options.get("lr") is not None:
         overrides["lr_g"] = options["lr"]
+    if options.get("losses") == "pixel":
+        overrides.update(lamb_perception=0.0, lamb_g_di=0.0, lamb_g_dv=0.0, lamb_sync=0.0)
     result = train(
         data_root,
         out,
