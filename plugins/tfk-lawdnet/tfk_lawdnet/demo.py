@@ -1,4 +1,4 @@
-"""``tfk demo [lawdnet]``: the whole LawDNet pipeline on built-in media, offline, on CPU, in about two minutes.
+"""``tfk demo [lawdnet]``: the whole LawDNet pipeline on built-in media, offline, on CPU, in a few minutes.
 
 It makes a talking-face template from the real portrait that ships with scikit-image (its mouth moves
 with a synthetic voice), a second synthetic voice to dub it with, preprocesses the template, trains

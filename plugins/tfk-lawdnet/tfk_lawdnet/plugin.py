@@ -174,7 +174,7 @@ def tfk_model() -> ModelInfo:
             "train": "Coarse-to-fine LawDNet training on a preprocessed subject.",
             "evaluate": "Reconstruct a held-out clip from its own audio: PSNR, SSIM, LPIPS, LMD, LSE-C/D.",
             "serve": "HTTP service: POST an audio file, get the dubbed MP4 of a fixed template.",
-            "demo": "Preprocess, train the tiny preset and dub, on built-in media, offline (about two minutes on CPU).",
+            "demo": "Preprocess, train the tiny preset and dub, on built-in media, offline (a few minutes on CPU).",
         },
         homepage="https://github.com/iPaw-AI-LAB/LawDNet_2024",
         paper="LawDNet: Enhanced Audio-Driven Lip Synthesis via Local Affine Warping Deformation",
