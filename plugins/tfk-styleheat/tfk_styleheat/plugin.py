@@ -36,7 +36,8 @@ def tfk_artifacts() -> list[Artifact]:
             filename=fn,
             sources=(_RELEASE + fn,),
             license="MIT (code); see upstream",
-            description=desc,
+            description=desc + "; no sha256 is published: the validator checks that the file is complete",
+            validator="tfk.weights.checks:complete_checkpoint",
             optional=opt,
             used_by=("styleheat",),
         )

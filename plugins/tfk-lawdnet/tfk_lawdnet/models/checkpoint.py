@@ -67,8 +67,9 @@ def load_checkpoint(path: str | Path) -> Any:
     try:
         return torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle.UnpicklingError, RuntimeError (not a zip/pickle), EOFError
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidArtifact(f"{p.name} is not a loadable weights-only torch checkpoint: {first[:200]}") from None
+        from tfk.weights.checks import describe_load_failure
+
+        raise InvalidArtifact(f"{p.name} is not a PyTorch checkpoint ({describe_load_failure(p, exc)})") from None
 
 
 def extract_generator_state(obj: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
