@@ -60,16 +60,10 @@ def strip_module_prefix(sd: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | Path) -> Any:
-    """``torch.load`` on CPU with ``weights_only=True``; a typed error for a missing or unsafe file."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputNotFound(f"checkpoint not found: {p}")
-    try:
-        return torch.load(str(p), map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle.UnpicklingError, RuntimeError (not a zip/pickle), EOFError
-        from tfk.weights.checks import describe_load_failure
+    """The checkpoint's object, loaded safely (:func:`tfk.statedict.read_checkpoint`)."""
+    from tfk.statedict import read_checkpoint
 
-        raise InvalidArtifact(f"{p.name} is not a PyTorch checkpoint ({describe_load_failure(p, exc)})") from None
+    return read_checkpoint(path)
 
 
 def extract_generator_state(obj: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
