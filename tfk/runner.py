@@ -122,6 +122,12 @@ def run_guard(run: Any, verb: str, plugin: str | None = None) -> Iterator[None]:
         )
         raise error from None
     except Exception as exc:
+        from tfk.fsutil import disk_error
+
+        mapped = disk_error(exc, getattr(exc, "filename", None) or os.getcwd())
+        if mapped is not None:  # a full disk or a read-only location is the user's to fix, not a crash
+            code, error = int(getattr(mapped, "exit_code", errors.ExitCode.TEMPFAIL)), mapped
+            raise mapped from exc
         code, error = int(errors.ExitCode.PLUGIN_CRASH if plugin else errors.ExitCode.INTERNAL), exc
         if plugin:
             exc._tfk_plugin = plugin  # type: ignore[attr-defined]

@@ -37,8 +37,11 @@ def read_checkpoint(path: str | os.PathLike[str], what: str = "checkpoint") -> A
     try:
         return torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - pickle.UnpicklingError, RuntimeError, EOFError, ...
+        from tfk.weights.checks import describe_load_failure
+
+        label = "" if what == "checkpoint" else f"{what}: "
         raise InvalidArtifact(
-            f"{what}: {p.name} is not a loadable weights-only torch checkpoint ({_first(exc)})"
+            f"{label}{p.name} is not a PyTorch checkpoint ({describe_load_failure(p, exc)})"
         ) from None
 
 

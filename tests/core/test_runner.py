@@ -234,3 +234,15 @@ def test_the_registry_hands_artifacts_to_the_store():
     import re
 
     assert not re.search(r"^\s*(from tfk(\.registry)? import|import tfk\.registry)", src, re.M)
+
+
+@pytest.mark.parametrize(("err", "code"), [(28, ExitCode.TEMPFAIL), (30, ExitCode.CANT_CREATE)])
+def test_a_full_disk_or_read_only_location_inside_a_stage_is_not_a_crash(tmp_path, err, code):
+    """ENOSPC / EROFS raised anywhere in a plugin: DiskFull (75) / OutputNotWritable (73), never 70."""
+    from tfk.runner import run_guard
+
+    target = tmp_path / "out.mp4"
+    with pytest.raises(Exception) as exc, run_guard(None, "infer", plugin="echo"):
+        raise OSError(err, os.strerror(err), str(target))
+    assert int(exc.value.exit_code) == code
+    assert not getattr(exc.value, "_tfk_plugin", None)  # not reported as a plugin crash

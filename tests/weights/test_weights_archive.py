@@ -125,6 +125,7 @@ def _ds_artifact(url: str, archive: Path, *, pinned_member: bool) -> Artifact:
         "shared/demo_deepspeech",
         "output_graph.pb",
         sha256=sha(GRAPH) if pinned_member else None,
+        size=len(GRAPH),
         sources=(url,),
         kind="archive",
         member="models/output_graph.pb",

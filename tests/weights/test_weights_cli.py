@@ -39,7 +39,7 @@ def arts(tmp_path, register, monkeypatch):
     src.write_bytes(DATA)
     return register(
         Artifact("clidemo/net", "net.pth", sha256=sha(DATA), size=len(DATA), sources=(src.as_uri(),), license="MIT"),
-        Artifact("clidemo/unpinned", "u.pth", sources=(src.as_uri(),)),
+        Artifact("clidemo/unpinned", "u.pth", size=len(DATA), sources=(src.as_uri(),)),
         Artifact(
             "shared/clidemo_gated",
             "01_MorphableModel.mat",
@@ -192,3 +192,48 @@ def test_offline_cli_exit_69(cli, arts, monkeypatch, no_network):
     assert r.exit_code == 69
     assert "clidemo/net" in r.stderr and "unset TFK_OFFLINE" in r.stderr
     assert no_network == []
+
+
+def _tamper(path: Path, data: bytes) -> None:
+    os.chmod(path, 0o644)
+    os.unlink(path)  # break the hard link so that only the view changes
+    path.write_bytes(data)
+
+
+def test_unreadable_index_does_not_turn_integrity_checks_off(cli, arts, tmp_path):
+    """A garbage index.json: verify re-checks every file against its declaration and exits 65 on bad ones."""
+    cli("pull", "clidemo/net", "clidemo/unpinned")
+    good = tmp_path / "gated.mat"
+    good.write_bytes(GATED)
+    assert cli("import", "shared/clidemo_gated", str(good)).exit_code == 0
+    s = store.Store()
+    _tamper(s.view_path(arts[0]), b"x" * len(DATA))  # pinned: the declared sha256 tells
+    _tamper(s.view_path(arts[2]), b"not the gated file")  # manual: the validator tells
+    s.index_path.write_text("{ this is not json")
+    # require() never hands out the garbage file: it is re-checked and fetched again
+    assert store.require("clidemo/net", progress=False).read_bytes() == DATA
+    _tamper(s.view_path(arts[0]), b"x" * len(DATA))
+    s.index_path.write_text("{ this is not json")
+    r = cli("verify", "--json")
+    assert r.exit_code == 65, r.stderr
+    assert "unreadable" in r.stderr
+    res = json.loads(r.stdout)
+    assert res == {"clidemo/net": "corrupt", "clidemo/unpinned": "verified", "shared/clidemo_gated": "corrupt"}
+    assert "tfk weights rm shared/clidemo_gated --yes && tfk weights import shared/clidemo_gated FILE" in r.stderr
+    assert "pull shared/clidemo_gated" not in r.stderr
+    assert "tfk weights rm clidemo/net --yes && tfk weights pull clidemo/net" in r.stderr
+    assert list(s.root.glob("index.json.unreadable-*"))  # the unreadable file is kept for inspection
+    # the index is rebuilt: a second verify agrees without the warning, and a re-pull repairs the pinned file
+    r = cli("verify", "--json")
+    assert r.exit_code == 65 and "unreadable" not in r.stderr
+    assert cli("rm", "clidemo/net", "--yes").exit_code == 0 and cli("pull", "clidemo/net").exit_code == 0
+    assert json.loads(cli("verify", "clidemo/net", "--json").stdout) == {"clidemo/net": "verified"}
+
+
+def test_unreadable_index_with_good_files_verifies_them_again(cli, arts):
+    cli("pull", "clidemo/net", "clidemo/unpinned")
+    store.Store().index_path.write_bytes(b"\x00\xff garbage")
+    r = cli("verify", "--json")
+    assert r.exit_code == 0 and "unreadable" in r.stderr
+    assert json.loads(r.stdout) == {"clidemo/net": "verified", "clidemo/unpinned": "verified"}
+    assert store.status("clidemo/unpinned") == "verified"

@@ -72,7 +72,7 @@ def _bfm() -> Artifact:
 def _file_art(tmp_path: Path, data: bytes = DATA, *, pinned: bool = True, aid: str = "demo/net") -> Artifact:
     src = tmp_path / f"upstream-{aid.replace('/', '_')}.bin"
     src.write_bytes(data)
-    return Artifact(aid, "net.pth", sha256=sha(data) if pinned else None, sources=(src.as_uri(),))
+    return Artifact(aid, "net.pth", sha256=sha(data) if pinned else None, size=len(data), sources=(src.as_uri(),))
 
 
 def test_require_uses_stamp_without_rehashing(tmp_path, register, monkeypatch):
@@ -211,7 +211,7 @@ def test_remove_keeps_shared_blob_until_last_reference(tmp_path, register):
 
 
 def test_unknown_id_suggests(register):
-    register(Artifact("lawdnet/checkpoint_epoch_170", "c.pth"))
+    register(Artifact("lawdnet/checkpoint_epoch_170", "c.pth", manual=True))
     with pytest.raises(UsageError) as ei:
         catalog.get("lawdnet/checkpoint_epoch_171")
     assert "did you mean 'lawdnet/checkpoint_epoch_170'" in ei.value.message
@@ -220,7 +220,7 @@ def test_unknown_id_suggests(register):
 
 def test_for_model_includes_shared_used_by(register, hooks):
     bfm = Artifact("shared/demo_bfm", "b.mat", manual=True, used_by=("demomodel", "other"))
-    register(Artifact("demomodel/base", "b.pth"), bfm, Artifact("other/x", "x.pth"))
+    register(Artifact("demomodel/base", "b.pth", size=1), bfm, Artifact("other/x", "x.pth", size=1))
     assert {a.id for a in catalog.for_model("demomodel")} == {"demomodel/base", "shared/demo_bfm"}
     assert [a.id for a in catalog.resolve(["other/x", "demomodel"])] == ["other/x", "demomodel/base", "shared/demo_bfm"]
     with pytest.raises(UsageError):

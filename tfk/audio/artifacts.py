@@ -17,7 +17,9 @@ ARTIFACTS: list[Artifact] = [
         member="models/output_graph.pb",
         license="MPL-2.0",
         description="Mozilla DeepSpeech v0.1.0 frozen TF graph (DP1 features: AD-NeRF, ER-NeRF, DFRF, DINet, "
-        "LawDNet epoch 120); needs TensorFlow. Same graph as osmr's deepspeech-0_1_0-b90017e8.pb.",
+        "LawDNet epoch 120); needs TensorFlow. Same graph as osmr's deepspeech-0_1_0-b90017e8.pb. No sha256 or "
+        "size is published: the archive's own records and the validator (a complete GraphDef) catch a cut-short file.",
+        validator="tfk.audio.validators:validate_deepspeech_graph",
         used_by=("lawdnet", "ernerf", "dfrf"),
         meta={
             "sha1_osmr_pb": "b90017e816572ddce84f5843f1fa21e6a377975e",
@@ -43,7 +45,9 @@ ARTIFACTS: list[Artifact] = [
         filename="config.json",
         sources=(_HUBERT + "config.json",),
         license="Apache-2.0",
-        description="facebook/hubert-large-ls960-ft config (ER-NeRF HuBERT features)",
+        description="facebook/hubert-large-ls960-ft config (ER-NeRF HuBERT features); no sha256 or size is "
+        "published: the validator requires a complete JSON object with model_type 'hubert'",
+        validator="tfk.audio.validators:validate_hubert_config",
         used_by=("ernerf",),
         optional=True,
     ),
@@ -52,7 +56,9 @@ ARTIFACTS: list[Artifact] = [
         filename="preprocessor_config.json",
         sources=(_HUBERT + "preprocessor_config.json",),
         license="Apache-2.0",
-        description="facebook/hubert-large-ls960-ft feature-extractor config",
+        description="facebook/hubert-large-ls960-ft feature-extractor config; no sha256 or size is published: "
+        "the validator requires a complete JSON object (16 kHz)",
+        validator="tfk.audio.validators:validate_preprocessor_config",
         used_by=("ernerf",),
         optional=True,
     ),
@@ -61,7 +67,9 @@ ARTIFACTS: list[Artifact] = [
         filename="pytorch_model.bin",
         sources=(_HUBERT + "pytorch_model.bin",),
         license="Apache-2.0",
-        description="facebook/hubert-large-ls960-ft weights (about 1.26 GB)",
+        description="facebook/hubert-large-ls960-ft weights (about 1.26 GB); no sha256 is known here: the "
+        "validator requires a complete PyTorch zip archive",
+        validator="tfk.audio.validators:validate_hf_weights",
         used_by=("ernerf",),
         optional=True,
     ),
@@ -69,7 +77,9 @@ ARTIFACTS: list[Artifact] = [
         id="shared/wav2vec2_xlsr53_esperanto_config",
         filename="config.json",
         sources=(_W2V_EO + "config.json",),
-        description="cpierse/wav2vec2-large-xlsr-53-esperanto config (ER-NeRF 'esperanto' features)",
+        description="cpierse/wav2vec2-large-xlsr-53-esperanto config (ER-NeRF 'esperanto' features); no sha256 "
+        "or size is published: the validator requires a complete JSON object with model_type 'wav2vec2'",
+        validator="tfk.audio.validators:validate_wav2vec2_config",
         used_by=("ernerf",),
         optional=True,
     ),
@@ -77,7 +87,9 @@ ARTIFACTS: list[Artifact] = [
         id="shared/wav2vec2_xlsr53_esperanto_weights",
         filename="pytorch_model.bin",
         sources=(_W2V_EO + "pytorch_model.bin",),
-        description="cpierse/wav2vec2-large-xlsr-53-esperanto weights (about 1.26 GB)",
+        description="cpierse/wav2vec2-large-xlsr-53-esperanto weights (about 1.26 GB); no sha256 is known here: "
+        "the validator requires a complete PyTorch zip archive",
+        validator="tfk.audio.validators:validate_hf_weights",
         used_by=("ernerf",),
         optional=True,
     ),

@@ -173,8 +173,16 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="Print {id: status} as JSON on stdout.")] = False,
 ) -> None:
     """Re-hash present artifacts (ignoring stamps); exit 65 if any is corrupt."""
-    from tfk.weights import store
+    from tfk.weights import catalog, store
+    from tfk.weights.layout import _fix_command
 
+    problem = store.Store().index_problem()
+    if problem:
+        _err_console().print(
+            f"warning: the weights index {store.Store().index_path} is unreadable ({problem}); every present "
+            "artifact is checked against its declaration (sha256, size, validator) and recorded again",
+            markup=False,
+        )
     results = store.verify(_targets(ids) if ids else None)
     if as_json:
         sys.stdout.write(json.dumps(results, indent=2) + "\n")
@@ -187,7 +195,7 @@ def verify(
     if corrupt:
         raise ChecksumMismatch(
             f"{len(corrupt)} artifact(s) corrupt: {', '.join(corrupt)}",
-            hint=" ; ".join(f"tfk weights rm {i} --yes && tfk weights pull {i}" for i in corrupt),
+            hint=" ; ".join(f"tfk weights rm {i} --yes && {_fix_command(catalog.get(i))}" for i in corrupt),
         )
 
 

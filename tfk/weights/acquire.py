@@ -57,16 +57,23 @@ def _check_disk(store: Store, art: Artifact, from_archive: bool) -> None:
         )
 
 
+def _origin_named(message: str, path: Path, origin: str) -> str:
+    """A validator's message about the in-flight file, naming what the user knows (their file, the URL)."""
+    return message.replace(str(path), origin).replace(path.name, origin)
+
+
 def _validate(art: Artifact, path: Path, origin: str) -> None:
+    """Run the artifact's validator on ``path``; its errors name ``origin``, never the temporary file."""
     if not art.validator:
         return
     fn = _load_ref(art.validator)
     try:
         fn(path)
-    except InvalidArtifact:
-        raise
+    except InvalidArtifact as exc:
+        raise InvalidArtifact(_origin_named(exc.message, path, origin), hint=exc.hint) from None
     except Exception as exc:  # a validator that crashes on a wrong file: the file is invalid
-        raise InvalidArtifact(f"{origin} is not a valid {art.id}: {type(exc).__name__}: {exc}") from None
+        detail = _origin_named(f"{type(exc).__name__}: {exc}", path, origin)
+        raise InvalidArtifact(f"{origin} is not a valid {art.id}: {detail}") from None
 
 
 def _hold_to(art: Artifact, expected: str | None, sha: str, size: int, origin: str) -> None:
@@ -131,6 +138,11 @@ def _obtain(store: Store, art: Artifact, bases: list[str], reporter: Reporter) -
     """Under the artifact lock: make the artifact present. Returns 'present' or 'downloaded'."""
     from tfk.weights import download
 
+    if art.unverifiable:
+        raise InvalidArtifact(
+            f"{art.unverifiable}; tfk will not download it",
+            hint=f"report it to the plugin's authors, or import a copy you checked: tfk weights import {art.id} FILE",
+        )
     with store.artifact_lock(art, reporter):
         entry = store.entry(art.id)
         st = store.status(art, entry)

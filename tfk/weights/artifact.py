@@ -78,3 +78,17 @@ class Artifact:
     @property
     def pinned(self) -> bool:
         return self.sha256 is not None
+
+    @property
+    def unverifiable(self) -> str | None:
+        """Why a download of this public artifact could not be told from a cut-short one (None: it can).
+
+        A server may close the connection early without a Content-Length: only a published sha256, an
+        exact size or a structural validator catches that. Manual artifacts are never downloaded upstream.
+        """
+        if self.manual or self.sha256 or self.size is not None or self.validator:
+            return None
+        return (
+            f"public artifact {self.id} declares no sha256, size or validator, so a download cut short "
+            "could not be detected"
+        )

@@ -30,6 +30,8 @@ def set_declared(artifacts: Iterable[Artifact]) -> None:
         if not isinstance(art, Artifact):
             log.warning("ignoring a non-Artifact declaration: %r", art)
             continue
+        if art.unverifiable:  # refused when a download is attempted (tfk.weights.acquire)
+            log.debug("%s: tfk will not download it (declare its sha256, size or a validator)", art.unverifiable)
         table.setdefault(art.id, art)
     _declared = table
 
@@ -47,10 +49,17 @@ def _declarations() -> dict[str, Artifact]:
 
 
 def register_artifacts(artifacts: Iterable[Artifact]) -> None:
-    """Add artifacts (tests, embedding applications). A later registration of an id replaces it."""
-    for art in artifacts:
+    """Add artifacts (tests, embedding applications). A later registration of an id replaces it.
+
+    A public artifact without sha256, size or validator is refused (:class:`ValueError`).
+    """
+    arts = list(artifacts)
+    for art in arts:
         if not isinstance(art, Artifact):
             raise TypeError(f"expected an Artifact, got {type(art).__name__}")
+        if art.unverifiable:
+            raise ValueError(f"{art.unverifiable}: declare its sha256, its exact size or a validator")
+    for art in arts:
         _registered[art.id] = art
 
 

@@ -190,21 +190,44 @@ class Store:
 
     # -- index ----------------------------------------------------------------------------------
     def read_index(self) -> dict[str, dict]:
+        """The index entries; an unreadable index reads as empty (see :meth:`index_problem`).
+
+        Without entries nothing counts as verified from a stamp: :meth:`rehash` checks every file
+        against its declaration (sha256, size, validator) and records it again.
+        """
+        try:
+            data = json.loads(self.index_path.read_text())
+            if not isinstance(data, dict) or not isinstance(data.get("artifacts", {}), dict):
+                raise ValueError("not a tfk weights index")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            log.warning("unreadable %s (%s): every artifact will be re-checked", self.index_path, exc)
+            return {}
+        return dict(data.get("artifacts", {}))
+
+    def index_problem(self) -> str | None:
+        """Why ``index.json`` cannot be read (None when it is fine or absent)."""
         try:
             data = json.loads(self.index_path.read_text())
         except FileNotFoundError:
-            return {}
-        except (OSError, json.JSONDecodeError) as exc:
-            log.warning("ignoring unreadable %s: %s", self.index_path, exc)
-            return {}
-        return dict(data.get("artifacts", {}))
+            return None
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if not isinstance(data, dict) or not isinstance(data.get("artifacts", {}), dict):
+            return "not a tfk weights index"
+        return None
 
     @contextlib.contextmanager
     def edit_index(self) -> Iterator[dict[str, dict]]:
         """Read-modify-write the index under its lock; written atomically when the block succeeds."""
         with self._locked("index", "the weights index"):
             entries = self.read_index()
+            problem = self.index_problem() if not entries and self.index_path.exists() else None
             yield entries
+            if problem:  # keep the unreadable file for inspection instead of overwriting it
+                with contextlib.suppress(OSError):
+                    shutil.copyfile(self.index_path, self.index_path.with_name(f"index.json.unreadable-{_now()}"))
             self.root.mkdir(parents=True, exist_ok=True)
             tmp = self.index_path.with_name(f".index.{uuid.uuid4().hex[:8]}.tmp")
             with open(tmp, "w") as f:
@@ -313,7 +336,9 @@ class Store:
     def rehash(self, art: Artifact) -> str:
         """Hash the present file and compare: returns verified | corrupt | missing | manual-required.
 
-        An unpinned artifact whose hash was never recorded stays ``present-unverified``.
+        The file is held to the declared sha256, else to the recorded one. With no hash at all (never
+        recorded, or the index was lost) its declared size and validator decide, and the outcome is
+        recorded again. Only an artifact with none of these stays ``present-unverified``.
         """
         view = self.view_path(art)
         if not view.exists():
@@ -321,8 +346,46 @@ class Store:
         entry = self.entry(art.id)
         exp = self.expected_sha(art, entry)
         sha, size = fsutil.sha256_and_size(view)
-        if exp is None or entry is None:
+        if exp is not None:
+            ok = sha == exp and (art.size is None or size == art.size)
+        elif art.size is not None or art.validator:
+            ok = (art.size is None or size == art.size) and self._valid(art, view)
+        else:
             return "present-unverified"
-        ok = sha == exp and (art.size is None or size == art.size)
-        self.mark(art, corrupt=not ok, sha=sha)
+        if entry is None:
+            self._record_rechecked(art, view, sha, size, ok)
+        else:
+            self.mark(art, corrupt=not ok, sha=sha)
         return "verified" if ok else "corrupt"
+
+    def _valid(self, art: Artifact, path: Path) -> bool:
+        from tfk.errors import InvalidArtifact
+
+        if not art.validator:
+            return True
+        try:
+            _load_ref(art.validator)(path)
+        except InvalidArtifact:
+            return False
+        except Exception:  # noqa: BLE001 - a validator that crashes on a file: the file is invalid
+            return False
+        return True
+
+    def _record_rechecked(self, art: Artifact, view: Path, sha: str, size: int, ok: bool) -> None:
+        """An entry for a present file the index does not know (lost index): its hash, as just checked."""
+        with self.edit_index() as idx:
+            entry = {
+                "sha256": sha if ok else None,  # a wrong file's hash must never become the expected one
+                "seen_sha256": sha,
+                "size": size,
+                "filename": art.filename,
+                "source": "recheck",
+                "time": _now(),
+                "pin": "manifest" if art.sha256 else "recheck",
+                "pinned": bool(art.sha256),
+            }
+            if ok:
+                entry["stamp"] = self._stamp(view, sha)
+            else:
+                entry["corrupt"] = True
+            idx[art.id] = entry

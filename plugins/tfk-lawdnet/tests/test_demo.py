@@ -8,10 +8,19 @@ from pathlib import Path
 def test_demo_runs_the_whole_pipeline_offline(tfk_cli, tmp_path):
     from tfk.media import load_audio, probe
 
-    res = tfk_cli("demo", "--out", str(tmp_path / "demo"), "--seconds", "2", "--device", "cpu")
+    res = tfk_cli("demo", "--out", str(tmp_path / "demo"), "--seconds", "2", "--device", "cpu", "--train-steps", "1")
     assert res.exit_code == 0, res.stderr
     out = Path(res.stdout.strip())
     assert out == tmp_path / "demo" / "dubbed.mp4"
+    last = res.stderr.strip().splitlines()[-1]
+    assert "preview.png" in last and "mouth-region PSNR vs the template:" in last and last.endswith(" dB")
+    png = tmp_path / "demo" / "preview.png"
+    import cv2
+
+    side = cv2.imread(str(png))
+    assert side is not None and side.shape[1] == 2 * side.shape[0]  # template | result, both 256x256
+    preview = probe(tmp_path / "demo" / "preview.mp4")
+    assert preview.n_frames == probe(out).n_frames and preview.width == 2 * preview.height
     info = probe(out)
     speech = load_audio(tmp_path / "demo" / "speech.wav")
     assert info.n_frames == round(len(speech) / 16000 * 25)  # as many frames as the audio needs at 25 fps
@@ -35,6 +44,8 @@ def test_tiny_preset_on_the_shared_real_clip(tfk_cli, tmp_path, shared_media):
         str(shared_media / "RD_Radio34_002.wav"),
         "--device",
         "cpu",
+        "--train-steps",
+        "1",
     )
     assert res.exit_code == 0, res.stderr
     info = probe(res.stdout.strip())

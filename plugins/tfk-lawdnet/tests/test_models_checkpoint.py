@@ -180,13 +180,35 @@ def test_unsafe_or_missing_files(tmp_path):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:
         pickle.dump({"state_dict": {"net_g": _Evil()}}, f)
-    with pytest.raises(InvalidArtifact, match="weights-only"):
+    with pytest.raises(InvalidArtifact, match=r"evil\.pth is not a PyTorch checkpoint"):
         load_generator(path)
     with pytest.raises(InputNotFound):
         load_generator(tmp_path / "nope.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(InvalidArtifact):
         load_generator(tmp_path / "junk.pth")
+
+
+@pytest.mark.parametrize(
+    "name,content,why",
+    [
+        ("random.pth", bytes(range(7, 250)) * 40, "neither a PyTorch zip archive nor a pickle"),
+        ("empty.pth", b"", "empty"),
+        ("cut.pth", None, "cut short"),
+    ],
+)
+def test_unloadable_checkpoint_messages_name_the_file_and_say_what_is_wrong(tmp_path, name, content, why):
+    """Not torch's "Weights only load failed..." text: the user's file and the problem in words."""
+    path = tmp_path / name
+    if content is None:
+        torch.save({"a": torch.zeros(1000)}, path)
+        content = path.read_bytes()[:-200]
+    path.write_bytes(content)
+    with pytest.raises(InvalidArtifact) as ei:
+        load_generator(path)
+    msg = ei.value.message
+    assert msg.startswith(f"{name} is not a PyTorch checkpoint (") and why in msg
+    assert "Weights only" not in msg and "weights_only" not in msg and len(msg) < 160
 
 
 def test_save_checkpoint_is_atomic(tmp_path):

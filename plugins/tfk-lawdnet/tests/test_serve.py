@@ -88,6 +88,17 @@ def test_bad_uploads_get_a_4xx_with_a_message(server, files, status, words):
     assert httpx.get(f"{server}/health", timeout=10).status_code == 200  # still serving
 
 
+def test_bad_upload_messages_name_the_upload_not_server_paths(server, tmp_path):
+    import httpx
+
+    files = {"audio": ("C:\\Users\\me\\my talk.wav", b"this is not audio at all" * 10, "audio/wav")}
+    r = httpx.post(f"{server}/dub", files=files, timeout=60)
+    assert r.status_code == 400
+    msg = r.json()["error"]
+    assert "'my talk.wav'" in msg
+    assert "upload.bin" not in msg and "job-" not in msg
+
+
 def test_video_without_audio_is_refused(server, tmp_path):
     import httpx
 

@@ -30,6 +30,7 @@ __all__ = [
     "validate_generator_checkpoint",
     "validate_syncnet_checkpoint",
     "validate_torch_archive",
+    "validate_vgg19",
 ]
 
 # the audio front-ends are shared toolbox artifacts, declared by tfk.audio (tfk/audio/artifacts.py)
@@ -65,8 +66,9 @@ ARTIFACTS: list[Artifact] = [
         filename="vgg19-dcbb9e9d.pth",
         sources=("https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",),
         license="BSD-3-Clause",
-        description="torchvision VGG19 ImageNet weights (perceptual loss, training only)",
-        validator="tfk_lawdnet.artifacts:validate_torch_archive",
+        description="torchvision VGG19 ImageNet weights (perceptual loss, training only); no full sha256 is "
+        "published: the validator loads every tensor and checks the VGG19 keys",
+        validator="tfk_lawdnet.artifacts:validate_vgg19",
         torch_hub_name="vgg19-dcbb9e9d.pth",
         used_by=("lawdnet:train",),
         optional=True,
@@ -134,6 +136,13 @@ def validate_syncnet_checkpoint(path: Path) -> None:
     sd = obj.get("state_dict", {}).get("net", obj) if isinstance(obj, dict) else None
     if not isinstance(sd, dict) or not any(k.removeprefix("module.").startswith("face_encoder.face_conv.") for k in sd):
         raise InvalidArtifact("not a DINet SyncNet checkpoint (expected state_dict.net with face_encoder.* keys)")
+
+
+def validate_vgg19(path: Path) -> None:
+    """torchvision VGG19: a complete state dict (legacy or zip format) with the 16 convolutions and 3 linears."""
+    from tfk.weights.checks import torch_state_dict
+
+    torch_state_dict(Path(path), ["features.0.weight", "features.34.weight", "classifier.6.weight"], min_tensors=38)
 
 
 def validate_torch_archive(path: Path) -> None:

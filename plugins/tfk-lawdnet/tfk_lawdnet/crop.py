@@ -171,3 +171,34 @@ def paste_back(
         np.copyto(out, result)
         return out
     return result
+
+
+def exact_crop(frame: np.ndarray, m: np.ndarray, out_w: int, parity: bool = True) -> np.ndarray:
+    """:func:`align_crop` sampled exactly (float64 bilinear, zeros outside the frame), rounded to uint8.
+
+    OpenCV's warp quantises sample positions to a 1/32-px grid and interpolates uint8 in fixed point
+    (up to 4/255 off); this is within uint8 rounding (0.5/255) of the exact crop, for the template cache.
+    """
+    out_h = int(1.3 * out_w)
+    frame = np.asarray(frame)
+    h_in, w_in = frame.shape[:2]
+    s = np.vstack([_sampling(m, (out_h, out_w), (h_in, w_in), parity), [0.0, 0.0, 1.0]])
+    inv = np.linalg.inv(s)[:2]
+    ys, xs = np.mgrid[0:out_h, 0:out_w].astype(np.float64)
+    sx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
+    sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
+    x0, y0 = np.floor(sx), np.floor(sy)
+    fx, fy = (sx - x0)[..., None], (sy - y0)[..., None]
+    padded = np.zeros((h_in + 2, w_in + 2, *frame.shape[2:]), np.float64)  # a ring of zeros: outside = 0
+    padded[1:-1, 1:-1] = frame
+    if padded.ndim == 2:
+        padded = padded[..., None]
+    xa = np.clip(x0 + 1, 0, w_in + 1).astype(np.intp)
+    xb = np.clip(x0 + 2, 0, w_in + 1).astype(np.intp)
+    ya = np.clip(y0 + 1, 0, h_in + 1).astype(np.intp)
+    yb = np.clip(y0 + 2, 0, h_in + 1).astype(np.intp)
+    top = padded[ya, xa] * (1 - fx) + padded[ya, xb] * fx
+    bottom = padded[yb, xa] * (1 - fx) + padded[yb, xb] * fx
+    out = top * (1 - fy) + bottom * fy
+    out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return out if frame.ndim == 3 else out[..., 0]

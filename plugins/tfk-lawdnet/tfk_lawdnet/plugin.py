@@ -114,6 +114,15 @@ _TRAIN = [
     Option("nproc_per_node", int, help="processes (GPUs) for DDP", default=1, min=1),
     Option("resume", bool, help="resume from the last checkpoint of the run directory", default=True),
     Option("out", Path, help="output directory for checkpoints (default: <workspace>/train/<preset>)"),
+    Option("steps", int, help="steps per epoch (default: the preset's)", min=1),
+    Option("lr", float, help="generator learning rate (default: the preset's)", min=1e-8, max=1.0),
+    Option(
+        "losses",
+        str,
+        help="all = the preset's losses; pixel = MSE only (fast fitting of one subject, as in tfk demo)",
+        default="all",
+        choices=("all", "pixel"),
+    ),
 ]
 
 _EVALUATE = [
@@ -154,6 +163,7 @@ _DEMO = [
     Option("seconds", float, help="length of the built-in template clip", default=4.0, min=1.0, max=60.0),
     Option("video", Path, help="your own template (default: a built-in clip)", exists=True, media="video"),
     Option("audio", Path, help="your own driving audio (default: a built-in voice)", exists=True, media="audio"),
+    Option("train_steps", int, help="training steps per epoch of the tiny model (2 epochs)", default=30, min=1),
 ]
 
 
@@ -286,5 +296,11 @@ def tfk_demo(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_lawdnet.demo import run_demo
 
     return run_demo(
-        options["out"], options["seconds"], ctx.device, options["video"], options["audio"], progress=ctx.progress
+        options["out"],
+        options["seconds"],
+        ctx.device,
+        options["video"],
+        options["audio"],
+        progress=ctx.progress,
+        train_steps=options["train_steps"],
     )

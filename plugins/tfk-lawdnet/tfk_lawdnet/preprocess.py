@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tfk.errors import BadInput, InputNotFound, UsageError
-from tfk.fsutil import atomic_path, atomic_write_json
+from tfk.fsutil import atomic_path, atomic_write_json, disk_errors
 from tfk.progress import ensure
 
 __all__ = ["STEPS", "VIDEO_SUFFIXES", "find_clips", "preprocess", "read_record"]
@@ -202,7 +202,7 @@ def dataset_step(sc: Any, clips: dict[str, Path], width: int, frontends: list[st
         batch: list[tuple[bytes, bytes]] = []
 
         def commit() -> None:
-            with env.begin(write=True) as txn:
+            with disk_errors(sc.out / f"crops_{width}.lmdb"), env.begin(write=True) as txn:
                 for k, v in batch:
                     txn.put(k, v)
             batch.clear()

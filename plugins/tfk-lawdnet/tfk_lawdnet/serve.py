@@ -111,6 +111,17 @@ def create_app(
     app.state.dubber = dubber
     app.state.template = tpl
 
+    def _client_name(name: str | None) -> str:
+        """The upload's own file name as the client sent it (base name only), for messages."""
+        base = Path(str(name or "").replace("\\", "/")).name.strip()
+        return repr(base[:80]) if base else "the upload"
+
+    def _without_server_paths(message: str, job: Path, shown: str) -> str:
+        """A message for the client: the job's files are named by the upload's name, never by server path."""
+        for p in (job / "upload.bin", job):
+            message = message.replace(str(p.resolve()), shown).replace(str(p), shown)
+        return message.replace("upload.bin", shown)
+
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": " ".join(str(message).split())}, status_code=status)
 
@@ -142,6 +153,7 @@ def create_app(
         upload = form.get("audio") or form.get("file")
         if upload is None or isinstance(upload, str):
             return error(400, "no audio file in the request: send it as the multipart field 'audio'")
+        request.state.upload_name = _client_name(getattr(upload, "filename", None))
         size = 0
         with dest.open("wb") as fh:
             while chunk := await upload.read(_CHUNK):
@@ -184,7 +196,8 @@ def create_app(
             except TfkError as exc:
                 shutil.rmtree(job, ignore_errors=True)
                 status = 400 if isinstance(exc, BadInput) else 500
-                msg = exc.message if status == 400 else f"dubbing failed: {exc.message}"
+                text = _without_server_paths(exc.message, job, getattr(request.state, "upload_name", "the upload"))
+                msg = text if status == 400 else f"dubbing failed: {text}"
                 return error(status, ("bad upload: " if status == 400 else "") + msg)
             except Exception as exc:  # a bug: say so, keep serving
                 log.exception("dubbing failed")

@@ -27,14 +27,14 @@ import numpy as np
 
 from tfk.errors import BadInput, NoFaceFound
 from tfk.progress import ensure
-from tfk_lawdnet.crop import align_crop, crop_size, matrices_from_landmarks
+from tfk_lawdnet.crop import crop_size, exact_crop, matrices_from_landmarks
 
 if TYPE_CHECKING:
     from tfk.progress import Progress
 
 __all__ = ["CACHE_VERSION", "Template", "pingpong_indices", "prepare_template", "template_cache_root"]
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"  # 2: crops sampled exactly (exact_crop), not on a 1/32-px grid
 
 
 def template_cache_root() -> Path:
@@ -251,7 +251,7 @@ def prepare_template(
             for i, frame in enumerate(frames):
                 if i >= n:
                     break
-                crops_fh.write(np.ascontiguousarray(align_crop(frame, mats[i], out_w, parity=parity)).tobytes())
+                crops_fh.write(np.ascontiguousarray(exact_crop(frame, mats[i], out_w, parity=parity)).tobytes())
                 count += 1
                 task.advance(1)
         finally:

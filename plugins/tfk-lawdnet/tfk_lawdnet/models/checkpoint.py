@@ -60,15 +60,10 @@ def strip_module_prefix(sd: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | Path) -> Any:
-    """``torch.load`` on CPU with ``weights_only=True``; a typed error for a missing or unsafe file."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputNotFound(f"checkpoint not found: {p}")
-    try:
-        return torch.load(str(p), map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle.UnpicklingError, RuntimeError (not a zip/pickle), EOFError
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InvalidArtifact(f"{p.name} is not a loadable weights-only torch checkpoint: {first[:200]}") from None
+    """The checkpoint's object, loaded safely (:func:`tfk.statedict.read_checkpoint`)."""
+    from tfk.statedict import read_checkpoint
+
+    return read_checkpoint(path)
 
 
 def extract_generator_state(obj: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

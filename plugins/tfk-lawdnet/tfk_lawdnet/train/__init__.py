@@ -37,6 +37,18 @@ def train_stage(ctx: Any, options: dict[str, Any]) -> Path:
     preset = options["preset"]
     out = Path(options["out"]) if options["out"] else ctx.workspace.path("train", preset)
     log_dir = ctx.run.dir / "tensorboard" if ctx.run is not None else out / "tensorboard"
+    overrides: dict[str, Any] = {}
+    if options.get("steps") is not None:  # exactly this many steps per epoch: enough samples, then the cap
+        from tfk_lawdnet.train.config import preset as stages_of
+
+        stages = stages_of(preset)
+        need = options["steps"] * max(s.batch for s in stages)
+        overrides["augment_num"] = max(need, *(s.augment_num for s in stages))
+        overrides["max_steps_per_epoch"] = options["steps"]
+    if options.get("lr") is not None:
+        overrides["lr_g"] = options["lr"]
+    if options.get("losses") == "pixel":
+        overrides.update(lamb_perception=0.0, lamb_g_di=0.0, lamb_g_dv=0.0, lamb_sync=0.0)
     result = train(
         data_root,
         out,
@@ -47,6 +59,7 @@ def train_stage(ctx: Any, options: dict[str, Any]) -> Path:
         nproc=options["nproc_per_node"],
         progress=ctx.progress,
         log_dir=log_dir,
+        overrides=overrides or None,
     )
     if ctx.run is not None:
         ctx.run.record_output("generator", result)
