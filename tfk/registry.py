@@ -40,6 +40,7 @@ TOOLBOXES: dict[str, str] = {
     "face": "tfk.face.artifacts",
     "metrics": "tfk.metrics.artifacts",
     "tdmm": "tfk.tdmm.artifacts",
+    "nerfprep": "tfk.nerfprep.artifacts",
 }
 
 #: official models and the distribution that provides each

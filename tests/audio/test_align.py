@@ -48,7 +48,7 @@ def test_align_windows_centred_by_default():
     assert not wz[0, :2].any()
 
 
-def test_lawdnet_layout_and_5_frame_windows():
+def test_every_second_step_and_5_frame_centred_windows():
     logits = _seq(51, 29)
     ds = every_second_step(logits)
     assert ds.shape == (26, 29)

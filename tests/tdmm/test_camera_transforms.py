@@ -144,3 +144,18 @@ def test_track_params_format(tmp_path):
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(BadInput):
         load_track_params(tmp_path / "bad.pt")
+
+
+def test_a_saved_landmark_track_loads_as_a_plain_array_torch_accepts(tmp_path):
+    """A ``LandmarkTrack`` ``.npy`` is a structured array; its points come back contiguous (not a strided view)."""
+    import numpy as np
+    import torch
+
+    from tfk.face.track import LandmarkTrack
+    from tfk.tdmm.frames import load_landmarks
+
+    pts = np.random.default_rng(0).uniform(0, 100, (5, 68, 2)).astype(np.float32)
+    track = LandmarkTrack(points=pts, boxes=np.zeros((5, 4)), detected=np.ones(5, bool), size=(128, 128))
+    arr = load_landmarks(track.save_npy(tmp_path / "lms.npy"))
+    assert arr.flags.c_contiguous and np.array_equal(arr, pts)
+    assert torch.as_tensor(arr).shape == (5, 68, 2)

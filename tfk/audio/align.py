@@ -157,8 +157,3 @@ def ernerf_hubert_layout(hidden50: np.ndarray) -> np.ndarray:
         raise BadInput(f"expected hidden states [T>=2, C], got shape {tuple(x.shape)}")
     t = x.shape[0] - x.shape[0] % 2
     return x[:t].reshape(t // 2, 2, x.shape[1])
-
-
-# Former model-named spellings, kept only while plugins in flight switch to the names above.
-lawdnet_layout = every_second_step
-lawdnet_windows = centred_windows

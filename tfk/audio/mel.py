@@ -192,10 +192,3 @@ def mel_lookback_windows(mel: np.ndarray, n_frames: int, fps: float = 25.0, mel_
     starts = np.array([int(mel_rate * ((i - 2) / float(fps))) for i in range(n_frames)], dtype=np.int64)
     idx = np.clip(starts[:, None] + np.arange(MEL_STEP)[None, :], 0, t - 1)
     return np.ascontiguousarray(np.transpose(mel[:, idx], (1, 0, 2)))
-
-
-# Former model-named spellings, kept only while plugins in flight switch to the names above.
-wav2lip_mel_chunks = mel_chunks
-sadtalker_n_frames = whole_frames
-sadtalker_crop_pad = trim_to_whole_frames
-sadtalker_mel_windows = mel_lookback_windows

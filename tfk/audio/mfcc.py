@@ -171,9 +171,3 @@ def mfcc_context_windows(wav: np.ndarray, sr: int = 16000) -> np.ndarray:
         raise BadInput(f"audio too short for PHADTF MFCC windows ({wav.size} samples)")
     idx = 4 * np.arange(t)[:, None] + np.arange(MFCC_CONTEXT_WINDOW)[None, :]
     return m[idx, 1:]
-
-
-# Former model-named spellings, kept only while plugins in flight switch to the names above.
-phadtf_mfcc_windows = mfcc_context_windows
-PHADTF_PAD = MFCC_CONTEXT_PAD
-PHADTF_WINDOW = MFCC_CONTEXT_WINDOW

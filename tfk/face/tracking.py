@@ -12,6 +12,7 @@ from tfk.errors import BadInput, NoFaceFound, ZeroDuration
 from tfk.face._frames import iter_rgb
 from tfk.face.backends import Box, Landmarker, box_iou, get_landmarker
 from tfk.face.track import N_POINTS, LandmarkTrack
+from tfk.progress import ensure
 
 if TYPE_CHECKING:
     from tfk.progress import Progress
@@ -88,8 +89,8 @@ def track_landmarks(
     since_detect = 0
     last_seen = -SWITCH_AFTER  # index of the last frame with a face
     batch = lm.batch_size if mode == "detect" else 1
-    ctx = progress.task("face landmarks") if progress is not None else None
-    task = ctx.__enter__() if ctx is not None else None
+    ctx = ensure(progress).task("face landmarks")
+    task = ctx.__enter__()
     try:
         for chunk in _chunks(iter_rgb(frames_or_path), batch):
             start = len(points)
@@ -120,11 +121,9 @@ def track_landmarks(
                 i = start + k
                 if debug is not None and debug_every > 0 and i % debug_every == 0:
                     _write_overlay(debug / f"overlay_{i:05d}.png", rgb, pts, box, i)
-                if task is not None:
-                    task.advance(1)
+                task.advance(1)
     finally:
-        if ctx is not None:
-            ctx.__exit__(None, None, None)
+        ctx.__exit__(None, None, None)
 
     if size is None:
         raise ZeroDuration("no frames to find landmarks in")

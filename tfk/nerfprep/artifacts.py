@@ -19,3 +19,8 @@ RVM_ARTIFACT = Artifact(
 )
 
 ARTIFACTS = [RVM_ARTIFACT]
+
+
+def tfk_artifacts() -> list[Artifact]:
+    """The toolbox's shared artifacts (registered under the entry-point group ``tfk.toolboxes``)."""
+    return list(ARTIFACTS)

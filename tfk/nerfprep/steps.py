@@ -92,9 +92,9 @@ def _n_frames(directory: Path) -> int:
 
 
 def _task(sc: StepContext, what: str, total: int | None):
-    from contextlib import nullcontext
+    from tfk.progress import ensure
 
-    return sc.progress.task(what, total=total) if sc.progress is not None else nullcontext(None)
+    return ensure(sc.progress).task(what, total=total)
 
 
 def _weights_state(path: Path | None) -> str | None:
@@ -203,8 +203,7 @@ def _matting(cfg: PrepConfig):
                 comp.write(np.clip((fgr * a + bg * (1 - a)) * 255 + 0.5, 0, 255).astype(np.uint8))
                 alpha.write(np.repeat(np.clip(a * 255 + 0.5, 0, 255).astype(np.uint8), 3, axis=2))
                 n += 1
-                if task is not None:
-                    task.advance(1)
+                task.advance(1)
         sc.info.update(frames=n, weights=str(weights), background=list(cfg.background))
 
     params = {
@@ -308,8 +307,7 @@ def _frames(cfg: PrepConfig):
             for i, f in enumerate(iter_frames(sc.step_dir("head_video") / "face_data.mp4")):
                 _imwrite(d / f"{i}.jpg", f, quality=98)
                 n += 1
-                if task is not None:
-                    task.advance(1)
+                task.advance(1)
         sc.info.update(frames=n)
 
     return Step("frames", fn, "1", {"jpeg_quality": 98}, after=["head_video"], description="ori_imgs/<i>.jpg")
@@ -382,8 +380,7 @@ def _parsing(cfg: PrepConfig):
                     cv2.imwrite(str(sc.out / "parsing_label" / f"{i}.png"), res.labels)
                 quality, method = res.quality, res.info.get("method")
                 n += 1
-                if task is not None:
-                    task.advance(1)
+                task.advance(1)
         if n != len(lms):
             raise BadInput(f"parsing produced {n} masks for {len(lms)} frames")
         if method and alpha.is_file() and not use_net:
@@ -454,8 +451,7 @@ def _images(cfg: PrepConfig):
                     _imwrite(sc.out / "head_imgs" / f"{i}.jpg", head_image(frame, regions, bc))
                     _imwrite(sc.out / "torso_imgs" / f"{i}.jpg", dfrf_torso_image(com, regions, bc))
                 n += 1
-                if task is not None:
-                    task.advance(1)
+                task.advance(1)
         sc.info.update(frames=n, folders=list(names))
 
     return Step(

@@ -116,8 +116,8 @@ def load_landmarks(src) -> np.ndarray:
         elif p.suffix == ".npy":
             arr = np.load(p, allow_pickle=False)
             if arr.dtype.names and "points" in arr.dtype.names:
-                arr = arr["points"]
-            arr = np.asarray(arr, dtype=np.float32)
+                arr = arr["points"]  # a field of a structured array: a strided view
+            arr = np.ascontiguousarray(arr, dtype=np.float32)
         else:
             raise BadInput(f"{p}: landmarks must be a .npy file or a directory of .lms files")
     else:

@@ -51,12 +51,12 @@ def predict_coeffs(
     net: torch.nn.Module, wav: np.ndarray, device: str = "cpu", timing: dict | None = None
 ) -> np.ndarray:
     """(T, 70) for the utterance (one LSTM pass over all windows, batch 1); T padded to round(25 x seconds)."""
-    from tfk.audio.mfcc import phadtf_mfcc_windows
+    from tfk.audio.mfcc import mfcc_context_windows
 
     n_out = int(np.floor(len(wav) / 16000 * FPS + 0.5))  # round half up
     if n_out < 1:
         raise BadInput("the driving audio is shorter than one video frame")
-    win = torch.as_tensor(phadtf_mfcc_windows(wav), dtype=torch.float32, device=device)[None]
+    win = torch.as_tensor(mfcc_context_windows(wav), dtype=torch.float32, device=device)[None]
     t0 = time.perf_counter()
     out = net(win)[0].cpu().numpy()
     if timing is not None:

@@ -183,13 +183,13 @@ def step_blend(sc) -> None:
 
 
 def step_mfcc(sc) -> None:
-    from tfk.audio.mfcc import PHADTF_PAD, mfcc, phadtf_mfcc_windows
+    from tfk.audio.mfcc import MFCC_CONTEXT_PAD, mfcc, mfcc_context_windows
     from tfk.media import load_audio
 
     wav = load_audio(sc.step_dir("frames") / "audio.wav", sr=16000)
-    padded = np.concatenate([np.zeros(PHADTF_PAD), wav, np.zeros(PHADTF_PAD)])
+    padded = np.concatenate([np.zeros(MFCC_CONTEXT_PAD), wav, np.zeros(MFCC_CONTEXT_PAD)])
     np.save(sc.out / "mfcc.npy", mfcc(padded, 16000, winstep=0.01).astype(np.float32))
-    np.save(sc.out / "windows.npy", phadtf_mfcc_windows(wav).astype(np.float32))
+    np.save(sc.out / "windows.npy", mfcc_context_windows(wav).astype(np.float32))
 
 
 def step_identity(sc, arcface_path: Path, device: str) -> None:

@@ -291,18 +291,18 @@ def audio_semantics(
     eng: Engine, audio: Path, source_sem: np.ndarray, seed: int, pose_style: int | None, frame_limit: int | None = None
 ):
     """SadTalker audio2coeff: ``[T,73]`` semantics (source crop appended) and the 16 kHz wav cut to T/25 s."""
-    from tfk.audio.mel import melspectrogram, sadtalker_crop_pad, sadtalker_mel_windows, sadtalker_n_frames
+    from tfk.audio.mel import mel_lookback_windows, melspectrogram, trim_to_whole_frames, whole_frames
     from tfk.media import load_audio
     from tfk_styleheat.models.sadtalker import NUM_CLASSES, audio_to_coeffs
 
     wav = load_audio(audio, sr=16000)
     if frame_limit is not None:
         wav = wav[: frame_limit * 640]
-    t = sadtalker_n_frames(len(wav))
+    t = whole_frames(len(wav))
     if t < 2:
         raise BadInput(f"{Path(audio).name}: audio shorter than two video frames (80 ms)")
-    wav = sadtalker_crop_pad(wav)
-    mels = sadtalker_mel_windows(melspectrogram(wav), t)
+    wav = trim_to_whole_frames(wav)
+    mels = mel_lookback_windows(melspectrogram(wav), t)
     style = int(np.random.default_rng(seed).integers(0, NUM_CLASSES)) if pose_style is None else int(pose_style)
     if not 0 <= style < NUM_CLASSES:
         raise UsageError(f"--pose-style must be in 0..{NUM_CLASSES - 1}")
