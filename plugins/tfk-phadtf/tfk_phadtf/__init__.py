@@ -1,8 +1,5 @@
 """tfk plugin for PHADTF: audio to personalised head pose and expression via 3DMM, refined by a memory GAN."""
 
-from importlib.metadata import PackageNotFoundError, version
+from tfk.plugin import package_version
 
-try:
-    __version__ = version("tfk-phadtf")
-except PackageNotFoundError:  # running from a source tree
-    __version__ = "0.1.0"
+__version__ = package_version("tfk-phadtf")
