@@ -246,3 +246,16 @@ def test_a_full_disk_or_read_only_location_inside_a_stage_is_not_a_crash(tmp_pat
         raise OSError(err, os.strerror(err), str(target))
     assert int(exc.value.exit_code) == code
     assert not getattr(exc.value, "_tfk_plugin", None)  # not reported as a plugin crash
+
+
+@pytest.mark.parametrize(("model", "stage"), [("ernerf", "infer"), ("dfrf", "evaluate"), ("phadtf", "infer")])
+def test_a_stage_that_works_on_a_subject_needs_uid(tfk_cli, tmp_path, model, stage):
+    """``ModelInfo.subject_stages``: the CLI and the runner refuse the stage without ``--uid`` (exit 2)."""
+    from tfk.runner import run_stage
+    from tfk.testing.synth import make_audio_file
+
+    args = ["--audio", str(make_audio_file(tmp_path / "a.wav", seconds=0.2))] if stage == "infer" else []
+    res = tfk_cli(stage, model, *args, "--device", "cpu")
+    assert res.exit_code == 2 and "--uid" in res.stderr
+    with pytest.raises(UsageError, match="needs --uid"):
+        run_stage(model, stage, {"audio": args[1]} if args else {}, device="cpu")

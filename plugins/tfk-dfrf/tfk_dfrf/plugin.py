@@ -124,14 +124,6 @@ def tfk_doctor_checks() -> list[Check]:
     return [Check("dfrf: base model", _check_base, hint="tfk weights pull dfrf")]
 
 
-def _need_workspace(ctx: StageContext):
-    from tfk.errors import UsageError
-
-    if ctx.workspace is None:
-        raise UsageError(f"tfk {ctx.stage} dfrf needs --uid")
-    return ctx.workspace
-
-
 @hookimpl
 def tfk_preprocess(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_dfrf.preprocess import run
@@ -150,7 +142,7 @@ def tfk_train(ctx: StageContext, options: dict[str, Any]) -> Any:
 def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_dfrf.infer import infer, latest_checkpoint
 
-    ws = _need_workspace(ctx)
+    ws = ctx.workspace
     audio = Path(options["audio"])
     output = options["output"] or Path.cwd() / f"{ws.uid}_{audio.stem}_dfrf.mp4"
     out = infer(
@@ -178,7 +170,7 @@ def tfk_evaluate(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_dfrf.evaluate import evaluate
     from tfk_dfrf.infer import latest_checkpoint
 
-    ws = _need_workspace(ctx)
+    ws = ctx.workspace
     out_dir = ctx.run.dir if ctx.run is not None else None
     return evaluate(
         ws.root,

@@ -94,14 +94,6 @@ def tfk_doctor_checks() -> list[Check]:
     return [Check("ernerf: torch", _check_torch, hint="pip install torch==2.13.0")]
 
 
-def _workspace(ctx: StageContext, verb: str):
-    from tfk.errors import UsageError
-
-    if ctx.workspace is None:
-        raise UsageError(f"tfk {verb} ernerf needs --uid (the subject to use)")
-    return ctx.workspace
-
-
 @hookimpl
 def tfk_preprocess(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_ernerf.preprocess import run
@@ -113,14 +105,14 @@ def tfk_preprocess(ctx: StageContext, options: dict[str, Any]) -> Any:
 def tfk_train(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_ernerf.train.runner import train_stage
 
-    return train_stage(ctx, _workspace(ctx, "train"), options)
+    return train_stage(ctx, ctx.workspace, options)
 
 
 @hookimpl
 def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_ernerf.infer import infer
 
-    ws = _workspace(ctx, "infer")
+    ws = ctx.workspace
     out = infer(
         ws.root,
         ws.uid,
@@ -143,7 +135,7 @@ def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
 def tfk_evaluate(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_ernerf.evaluate import evaluate
 
-    ws = _workspace(ctx, "evaluate")
+    ws = ctx.workspace
     out_dir = ctx.run.dir if ctx.run is not None else ws.root / "evaluate"
     result = evaluate(
         ws.root,
