@@ -6,6 +6,7 @@ put it on ``sys.path`` and name it in ``TFK_PLUGIN_MODULES``.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -23,3 +24,7 @@ if str(ECHO_DIR) not in sys.path:
 @pytest.fixture(autouse=True)
 def _register_echo(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TFK_PLUGIN_MODULES", ECHO)
+    # child processes (tfk batch jobs, torchrun workers, tfk ui) find it the same way
+    path = os.environ.get("PYTHONPATH", "")
+    if str(ECHO_DIR) not in path.split(os.pathsep):
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ECHO_DIR), path) if p))
