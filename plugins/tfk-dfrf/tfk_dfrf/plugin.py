@@ -85,12 +85,21 @@ _EVALUATE = [
 ]
 
 
+_DEMO = [Option("out", Path, help="directory for every demo file (default: TFK_HOME/demo/dfrf)")]
+
+
 @hookimpl
 def tfk_model() -> ModelInfo:
     return ModelInfo(
         summary="DFRF: few-shot audio-driven NeRF talking head (fine-tunes a base model on ~15 s of video)",
         version=__version__,
-        options={"preprocess": PREPROCESS_OPTIONS, "train": _TRAIN, "infer": _INFER, "evaluate": _EVALUATE},
+        options={
+            "preprocess": PREPROCESS_OPTIONS,
+            "train": _TRAIN,
+            "infer": _INFER,
+            "evaluate": _EVALUATE,
+            "demo": _DEMO,
+        },
         stage_help={
             "train": "Fine-tune the base model on a subject (or train from scratch, or a base model with --base).",
             "infer": "Render a talking head for any audio (frames = 25 x audio seconds) into an MP4 with the audio.",

@@ -54,12 +54,21 @@ _EVALUATE = [
 ]
 
 
+_DEMO = [Option("out", Path, help="directory for every demo file", default=Path("ernerf-demo"))]
+
+
 @hookimpl
 def tfk_model() -> ModelInfo:
     return ModelInfo(
         summary="ER-NeRF: person-specific audio-driven NeRF talking head (tri-plane hash grids)",
         version=__version__,
-        options={"preprocess": PREPROCESS_OPTIONS, "train": _TRAIN, "infer": _INFER, "evaluate": _EVALUATE},
+        options={
+            "preprocess": PREPROCESS_OPTIONS,
+            "train": _TRAIN,
+            "infer": _INFER,
+            "evaluate": _EVALUATE,
+            "demo": _DEMO,
+        },
         stage_help={
             "train": "Train the subject's head, lips and torso stages (tfk preprocess ernerf first).",
             "infer": "Drive a trained subject with any audio (frames = 25 x audio seconds).",

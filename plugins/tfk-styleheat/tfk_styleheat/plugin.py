@@ -99,12 +99,21 @@ _EVALUATE = [
 ]
 
 
+_DEMO = [
+    Option("out", Path, help="directory for every demo file", default=Path("tfk-demo/styleheat")),
+    Option("video", Path, help="your own driving clip (default: a built-in one)", exists=True, media="video"),
+    Option(
+        "audio", Path, help="your own speech for the audio mode (default: a built-in voice)", exists=True, media="audio"
+    ),
+]
+
+
 @hookimpl
 def tfk_model() -> ModelInfo:
     return ModelInfo(
         summary="StyleHEAT: one portrait + driving video, audio or edit -> high-resolution talking video",
         version=__version__,
-        options={"infer": _INFER, "preprocess": _PREPROCESS, "train": _TRAIN, "evaluate": _EVALUATE},
+        options={"infer": _INFER, "preprocess": _PREPROCESS, "train": _TRAIN, "evaluate": _EVALUATE, "demo": _DEMO},
         stage_help={
             "infer": "Cross/same-identity reenactment, audio-driven, attribute and pose edits (1024² StyleGAN).",
             "preprocess": "Build the original lmdb layouts (Vox 256 for the warper, HDTF 512 + aligned for stage 2).",
