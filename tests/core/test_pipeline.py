@@ -154,3 +154,19 @@ def test_rerunning_an_upstream_step_makes_downstream_stale(ws, tmp_path):
     calls.clear()
     _make(ws, src, calls).run()
     assert calls == ["double", "report"]
+
+
+def test_a_step_that_completes_without_its_outputs_shows_as_skipped_with_why(ws):
+    """``sc.info["skipped"]`` (e.g. missing weights): ``tfk status`` must not call the step done."""
+
+    def needs_weights(sc):
+        sc.info["skipped"] = "weights not in the store (tfk weights pull x/y)"
+
+    def after(sc):
+        (sc.out / "ok.txt").write_text("ok")
+
+    pipe = Pipeline(ws, [Step("features", needs_weights), Step("after", after)])
+    pipe.run()
+    st = {s.name: (s.state, s.reason) for s in pipe.status()}
+    assert st["features"] == ("skipped", "weights not in the store (tfk weights pull x/y)")
+    assert st["after"][0] == "done"

@@ -63,7 +63,7 @@ def status_cmd(
     workspace: Path = typer.Option(None, "--workspace", help="Workspace directory (default under TFK_HOME)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Show each preprocessing step of a subject as done, stale or missing, with why."""
+    """Show each preprocessing step of a subject as done, skipped, stale or missing, with why."""
     from tfk.cli.status import show_status
 
     show_status(model, uid, workspace, as_json)

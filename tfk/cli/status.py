@@ -1,4 +1,4 @@
-"""``tfk status MODEL --uid U``: each preprocessing step as done, stale or missing, with why."""
+"""``tfk status MODEL --uid U``: each preprocessing step as done, skipped, stale or missing, with why."""
 
 from __future__ import annotations
 

@@ -223,4 +223,4 @@ def assemble(sc, ws, cfg, video: Path, track_names: list[str]) -> None:
     from tfk.fsutil import atomic_write_json
 
     atomic_write_json(root / "model_data.json", doc)
-    sc.info.update(complete=doc["complete"], skipped=skipped, frames=n, data_dir=doc["data_dir"])
+    sc.info.update(complete=doc["complete"], skipped_steps=skipped, frames=n, data_dir=doc["data_dir"])

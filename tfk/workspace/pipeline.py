@@ -70,7 +70,7 @@ class StepContext:
 @dataclass(frozen=True)
 class StepStatus:
     name: str
-    state: str  # done | stale | missing
+    state: str  # done | skipped | stale | missing
     reason: str = ""
 
 
@@ -153,7 +153,8 @@ class Pipeline:
         return spec
 
     def status(self) -> list[StepStatus]:
-        """Each step as done, stale (with why) or missing."""
+        """Each step as done, skipped (it completed without its outputs: ``sc.info["skipped"]`` says why),
+        stale (with why) or missing."""
         out: list[StepStatus] = []
         state: dict[str, str] = {}
         for step in self.steps:
@@ -169,7 +170,10 @@ class Pipeline:
                 state[step.name] = "missing"
                 continue
             spec = self._spec(step)
-            if spec["fingerprint"] == done.get("fingerprint"):
+            skipped = (done.get("info") or {}).get("skipped")
+            if spec["fingerprint"] == done.get("fingerprint") and skipped:
+                out.append(StepStatus(step.name, "skipped", str(skipped)))
+            elif spec["fingerprint"] == done.get("fingerprint"):
                 out.append(StepStatus(step.name, "done", f"completed {done.get('finished', '')}".strip()))
             else:
                 out.append(StepStatus(step.name, "stale", _diff_reason(done, spec)))

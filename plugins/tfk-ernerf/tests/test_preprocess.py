@@ -70,7 +70,8 @@ def test_synthetic_end_to_end_resume_and_dependants(tfk_cli, assets, tmp_path, m
     assert r.exit_code == 130, r.stderr
     monkeypatch.undo()
     st = _states(ws)
-    assert [st[n] for n in ("normalize", "matting", "head_region", "head_video", "frames", "parsing")] == ["done"] * 6
+    assert [st[n] for n in ("normalize", "head_region", "head_video", "frames", "parsing")] == ["done"] * 5
+    assert st["matting"] == "skipped"  # --matting none: completed without a matte, and tfk status says so
     assert st["images"] == "missing" and st["dataset"] == "missing"
     assert not (ws / "steps" / "images").exists() and not (ws / "steps" / "dataset").exists()
     assert not [p for p in (ws / "steps").iterdir() if ".tmp-" in p.name]
@@ -95,7 +96,7 @@ def test_synthetic_end_to_end_resume_and_dependants(tfk_cli, assets, tmp_path, m
     assert md["matting"]["skipped"] == "matting disabled (--matting none)" and md["video_file"] is None
     assert md["head_region_used_as_is"] is True and md["head_region"] == [0, 0, 128, 128]
 
-    # tfk status names every step, all done
+    # tfk status names every step: all done except the two that completed without their outputs
     r = tfk_cli("status", "ernerf", "--uid", "synth", "--workspace", str(ws), "--json")
     rows = json.loads(r.stdout)["steps"]
     names = [s["step"] for s in rows]
@@ -114,7 +115,9 @@ def test_synthetic_end_to_end_resume_and_dependants(tfk_cli, assets, tmp_path, m
         "blinks",
     ]
     assert names[-1] == "dataset" and "track_write" in names
-    assert {s["state"] for s in rows} == {"done"}
+    states = {s["step"]: s["state"] for s in rows}
+    assert {n for n, v in states.items() if v == "skipped"} == {"matting", "audio_features"}
+    assert {v for n, v in states.items() if n not in ("matting", "audio_features")} == {"done"}
 
     # re-run: everything cached; a changed audio front-end redoes only its step and the dataset
     stamp = {n: (ws / "steps" / n / ".done.json").read_text() for n in names}
