@@ -95,3 +95,35 @@ def test_fast_quality_is_close_to_exact(scene):
     # the bf16 autocast path of fast on a GPU, exercised on the CPU
     amp, _ = _frame(scene, 16, 16, Quality(n_samples=8, n_importance=8, amp="on"), 256)
     assert -10 * torch.log10(((amp.clamp(0, 1) - exact.clamp(0, 1)) ** 2).mean()) > 30
+
+
+@pytest.mark.parametrize("noise", [False, True])
+def test_folded_slot_attention_equals_the_module(scene, noise):
+    """The renderer's folded slot attention (tied slots without noise, the general form with it) equals
+    ``SlotAttention.forward`` on the unfolded taps, with the same noise draws."""
+    from tfk_dfrf.models.embed import posenc
+    from tfk_dfrf.models.reference import sample_features
+    from tfk_dfrf.render.renderer import References, Renderer
+    from tfk_dfrf.testing_scene import smooth_images
+
+    model, poses = scene
+    h = w = 12
+    refs = References(model, smooth_images(4, h, w), poses, 0.9 * w)
+    r = Renderer(model, refs, 0.6, 1.4, noise=noise)
+    g = torch.Generator().manual_seed(5)
+    n = 64
+    pix = torch.rand(4, n, 2, generator=g) * (h - 1)
+    pe = posenc(torch.randn(n, 3, generator=g), 10)
+    taps = sample_features(r.proj_chw, pix, h).permute(1, 0, 2).contiguous()
+    pixi = pix.int().float().permute(1, 0, 2).contiguous()
+    with torch.no_grad():
+        fused = r._fuse(pe, taps, pixi, torch.Generator().manual_seed(9))
+        local = torch.cat((sample_features(refs.fmap_chw, pix, h), pix.int().float()), -1)  # [R, n, 130]
+        gen = torch.Generator().manual_seed(9)
+        ref = model.slot_att(local.permute(1, 0, 2), pe[:, None].expand(-1, 4, -1), noise=noise, generator=gen)
+    assert r.tied is (not noise)
+    if r.tied:  # without noise the module's two slots are equal, and the renderer computes one of them
+        assert torch.allclose(ref[:, :128], ref[:, 128:], atol=1e-5)
+        fused = fused.repeat(1, 2)
+    assert ref.std() > 0.1
+    assert (fused - ref).abs().max().item() < 1e-5

@@ -23,7 +23,9 @@ _SEED = Option("seed", int, help="seed of the slot-attention noise (per frame)",
 _NOISE = Option(
     "noise", bool, help="draw slot-attention noise like the original (seeded); off = deterministic", default=True
 )
-_CHUNK = Option("chunk", int, help="rays per batch (any value; memory only)", default=1024)
+_CHUNK = Option(
+    "chunk", int, help="rays per batch (0 = auto: 256 on a CPU, 4096 on a GPU; any value)", default=0, min=0
+)
 _CKPT = Option("checkpoint", Path, help="a *_head.tar (default: the newest of the subject's fine-tune)", exists=True)
 
 _TRAIN = [

@@ -6,10 +6,14 @@ fine network on all 96 sorted samples) up to float re-association:
 * the reference feature maps, camera matrices and weight slices are computed once per reference set;
 * the four references are projected, warped and sampled in one batched call;
 * constant inputs are folded into biases: the audio code (per frame) in the first and skip layers of both
-  NeRFs, the view direction (per ray) in the first colour layer, the point encoding (shared by the four
-  references) in the slot-attention input layer;
-* without slot noise the first slot-attention iteration starts from the same slots for every point, so its
-  query and GRU hidden terms are computed once;
+  NeRFs and in Position_warp, the view direction (per ray) in the first colour layer, the point encoding
+  (shared by the four references) in the slot-attention and warp input layers;
+* linear maps that act on a reference tap are applied to the reference maps once (Position_warp's feature
+  columns, slot attention's ``fc1``/``fc7`` feature columns), so a tap gathers the product;
+* without slot noise every slot starts at ``mu`` and the slots stay equal: the attention is uniform over the
+  references, the slot iterations run on one slot, and the NeRFs' fused-feature columns act on it as their sum;
+* every linear map is one GEMM on point-major rows with its bias; activations run in place; the first and the
+  skip layer's input products come from one GEMM (no concatenation); CPU batches of 256 rays stay in cache;
 * the fine pass re-uses the fused reference features of the 32 coarse samples (the fused feature depends
   only on the point, the audio and the references, not on the coarse/fine network).
 
@@ -30,7 +34,7 @@ import torch.nn.functional as F
 from tfk_dfrf.models.dfrf import DFRF
 from tfk_dfrf.models.embed import posenc
 from tfk_dfrf.models.nerf import AUD_DIM, FUSED_DIM, PTS_DIM
-from tfk_dfrf.models.reference import sample_features
+from tfk_dfrf.models.reference import WARP_LIMIT, sample_features
 from tfk_dfrf.render.geometry import clamp_pixels, intrinsic_matrix, pixel_rays, project, world_to_camera
 from tfk_dfrf.render.volume import composite, linear_z, sample_pdf
 
@@ -43,7 +47,7 @@ class Quality:
     n_importance: int = 64
     scale: float = 1.0
     skip_empty: float = 0.0
-    chunk: int = 1024
+    chunk: int = 0  # rays per batch; 0 = auto (256 on a CPU, where small batches stay in cache; 4096 on a GPU)
     segment: int = 24  # fine samples per front-to-back segment (0 = all at once)
     term_eps: float = 1e-6  # stop a ray once its transmittance is below this (error <= term_eps)
     amp: str = "off"  # bf16 autocast of the networks: on, off, or cuda (only on a GPU)
@@ -79,33 +83,51 @@ class References:
 
 
 class _NeRFSlices:
-    """Weight slices of one FaceFeatureNeRF for the folded evaluation."""
+    """Weight slices of one FaceFeatureNeRF for the folded evaluation.
 
-    def __init__(self, nerf):
+    The input ``[fused ‖ PE(x)]`` enters the first layer and the skip layer: both products come from one GEMM
+    (``w_in``), so the skip layer needs no concatenation; the audio code is folded into the two biases.
+    """
+
+    def __init__(self, nerf, tied_slots: int = 0):
         w0, w5 = nerf.pts_linears[0].weight, nerf.pts_linears[5].weight
         a, b = FUSED_DIM + PTS_DIM, FUSED_DIM + PTS_DIM + AUD_DIM
         self.nerf = nerf
-        self.w0, self.w0_aud, self.b0 = w0[:, :a], w0[:, a:b], nerf.pts_linears[0].bias
-        self.w5 = torch.cat((w5[:, :a], w5[:, b:]), 1)
+        self.width = w0.shape[0]
+        w_in = torch.cat((w0[:, :a], w5[:, :a]), 0)  # [2W, 319]
+        if tied_slots:  # all slots equal: their columns act on one slot as their sum
+            d = FUSED_DIM // tied_slots
+            tied = sum(w_in[:, k * d : (k + 1) * d] for k in range(tied_slots))
+            w_in = torch.cat((tied, w_in[:, FUSED_DIM:]), 1)
+        self.w_in = w_in.T.contiguous()  # [319 or 191, 2W]
+        self.w0_aud, self.b0 = w0[:, a:b], nerf.pts_linears[0].bias
+        self.w5_h = w5[:, b:].T.contiguous()
         self.w5_aud, self.b5 = w5[:, a:b], nerf.pts_linears[5].bias
+        self.mid = [(m.weight.T.contiguous(), m.bias) for m in nerf.pts_linears]
         wv = nerf.views_linears[0].weight
         self.wv_h, self.wv_d, self.bv = wv[:, : nerf.W], wv[:, nerf.W :], nerf.views_linears[0].bias
+        self.wv_h_t = self.wv_h.T.contiguous()
 
-    def frame_biases(self, aud: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.b0 + self.w0_aud @ aud, self.b5 + self.w5_aud @ aud
+    def frame_biases(self, aud: torch.Tensor) -> torch.Tensor:
+        """``[2W]``: the biases of the first and the skip layer with this frame's audio code folded in."""
+        return torch.cat((self.b0 + self.w0_aud @ aud, self.b5 + self.w5_aud @ aud))
 
-    def raw(self, inp: torch.Tensor, biases, view_term: torch.Tensor, spr: int) -> torch.Tensor:
+    def raw(self, inp: torch.Tensor, bias: torch.Tensor, view_term: torch.Tensor, spr: int) -> torch.Tensor:
         """``inp`` ``[n, 256+63]`` (fused ‖ PE(x)); ``view_term`` ``[rays, 128]``; ``spr`` samples per ray."""
-        b0, b5 = biases
         layers = self.nerf.pts_linears
-        h = F.relu(F.linear(inp, self.w0, b0))
+        pre = torch.addmm(bias, inp, self.w_in)  # [n, 2W]: layer 0 and the skip layer's input part
+        h = pre[:, : self.width].relu()
         for i in range(1, len(layers)):
-            h = F.relu(F.linear(torch.cat((inp, h), -1), self.w5, b5)) if i == 5 else F.relu(layers[i](h))
+            if i == 5:
+                h = torch.addmm(pre[:, self.width :], h, self.w5_h).relu_()
+            else:
+                w, b = self.mid[i]
+                h = torch.addmm(b, h, w).relu_()
         alpha = self.nerf.alpha_linear(h)
-        h = F.linear(h, self.wv_h).view(-1, spr, self.wv_h.shape[0]) + view_term[:, None]
-        h = F.relu(h).reshape(-1, self.wv_h.shape[0])
+        v = torch.mm(h, self.wv_h_t).view(-1, spr, self.wv_h_t.shape[1]).add_(view_term[:, None]).relu_()
+        h = v.view(-1, self.wv_h_t.shape[1])
         for layer in self.nerf.views_linears[1:]:
-            h = F.relu(layer(h))
+            h = torch.addmm(layer.bias, h, layer.weight.T).relu_()
         return torch.cat((self.nerf.rgb_linear(h), alpha), -1)
 
 
@@ -131,11 +153,17 @@ class Renderer:
         self.refs = refs
         self.near, self.far = float(near), float(far)
         self.q = quality
+        self.chunk = quality.chunk or (4096 if refs.images.device.type == "cuda" else 256)
         self.noise = noise
         self.seed = int(seed)
         self.white_bkgd = white_bkgd
-        self.coarse = _NeRFSlices(model.coarse.nerf_model)
-        self.fine = _NeRFSlices(model.fine.nerf_model)
+        # Without slot noise every slot starts at mu, so the slots stay equal: the softmax over slots gives each
+        # slot half of every reference, the attention is uniform over the references, and the fused feature is
+        # one slot repeated (what the original computes, up to float rounding of its 1/R weights).
+        tied = 0 if noise else model.slot_att.num_slots
+        self.tied = bool(tied)
+        self.coarse = _NeRFSlices(model.coarse.nerf_model, tied)
+        self.fine = _NeRFSlices(model.fine.nerf_model, tied)
         self._fold_slot_attention(model)
 
     @torch.no_grad()
@@ -174,6 +202,25 @@ class Renderer:
         self.qbk0 = mun @ self.qbk_w + self.qbk_b  # [S]
         self.gh0 = F.linear(mu, sa.gru.weight_hh, sa.gru.bias_hh)  # [1, S, 3D]
         self.mu = mu
+        # point-major evaluation: transposed weights for addmm
+        self.w1_pix_t = self.w1_pix.T.contiguous()
+        self.fc6_w, self.fc6_b = sa.fc6.weight.T.contiguous(), sa.fc6.bias
+        self.w7_pr_t = torch.cat((self.w7_pix, self.w7_rel), 1).T.contiguous()  # [2 + 32, 128]
+        self.w7_pe_t = self.w7_pe.T.contiguous()
+        self.qk0_t = self.qk0.T.contiguous()  # [D, S]
+        self.gi_w_t = self.gi_w.T.contiguous()
+        self.whh_t = sa.gru.weight_hh.T.contiguous()
+        self.mlp1 = (sa.mlp[0].weight.T.contiguous(), sa.mlp[0].bias)
+        self.mlp2 = (sa.mlp[2].weight.T.contiguous(), sa.mlp[2].bias)
+        # Position_warp's first layer on [PE(x) ‖ audio ‖ nearest feature]: the feature part is applied to the
+        # reference maps once (a gather of the product equals the product of the gather)
+        pw = model.position_warp.mlp
+        w = pw[0].weight
+        self.warp_map = (self.refs.fmap_flat @ w[:, PTS_DIM + AUD_DIM :].T).contiguous()  # [R*H*W, 128]
+        self.warp_pe_t = w[:, :PTS_DIM].T.contiguous()
+        self.warp_aud, self.warp_b = w[:, PTS_DIM : PTS_DIM + AUD_DIM], pw[0].bias
+        self.warp_2 = (pw[2].weight.T.contiguous(), pw[2].bias)
+        self.warp_3 = (pw[4].weight.T.contiguous(), pw[4].bias)
 
     def _amp(self):
         """bf16 autocast around the networks (never around projections, sampling or compositing)."""
@@ -184,52 +231,90 @@ class Renderer:
 
     # -- per point ---------------------------------------------------------------------------------
     def _taps(self, pts: torch.Tensor, aud: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """PE10 of ``pts`` ``[n, 3]``, the projected feature taps ``[R, n, 160]`` and the truncated pixels."""
+        """PE10 of ``pts`` ``[n, 3]``, the projected feature taps ``[n, R, 160]`` and the truncated pixels
+        ``[n, R, 2]`` (point-major, contiguous)."""
         r = self.refs
         pe = posenc(pts, 10)
-        pix = project(pts, r.w2c, r.intrinsic, r.h, r.w)
-        idx = torch.round(pix).long()
-        flat = (idx[..., 0] * r.w + idx[..., 1] + r.offsets).reshape(-1)
-        near = r.fmap_flat.index_select(0, flat).view(r.count, -1, r.fmap_flat.shape[-1])
-        shift = self.model.position_warp(pe.expand(r.count, -1, -1), aud, near)
+        pix = project(pts, r.w2c, r.intrinsic, r.h, r.w)  # [R, n, 2]
+        idx = torch.round(pix)
+        flat = (idx[..., 0].long() * r.w + idx[..., 1].long() + r.offsets).reshape(-1)
+        h = self.warp_map.index_select(0, flat).view(r.count, -1, self.warp_map.shape[1])
+        h.add_(torch.addmm(self.warp_b + self.warp_aud @ aud, pe, self.warp_pe_t)).relu_()
+        w2, b2 = self.warp_2
+        w3, b3 = self.warp_3
+        h = torch.addmm(b2, h.view(-1, h.shape[-1]), w2).relu_()
+        shift = torch.addmm(b3, h, w3).clamp_(-WARP_LIMIT, WARP_LIMIT).view(r.count, -1, 2)
         pix = clamp_pixels(idx + shift, r.h, r.w)
-        taps = sample_features(self.proj_chw, pix, r.h)
-        return pe, taps, pix.int().to(taps.dtype)
+        taps = sample_features(self.proj_chw, pix, r.h)  # [R, n, 160] (a view of [R, 160, n])
+        return pe, taps.permute(1, 0, 2).contiguous(), pix.int().to(taps.dtype).permute(1, 0, 2).contiguous()
 
     def _fuse(
         self, pe: torch.Tensor, taps: torch.Tensor, pixi: torch.Tensor, gen: torch.Generator | None
     ) -> torch.Tensor:
-        """Slot attention over the references -> ``[n, 256]`` (SlotAttention.forward with folded weights)."""
+        """Slot attention over the references -> ``[n, 256]`` (SlotAttention.forward with folded weights).
+
+        Everything is point-major and contiguous (``[n * R, .]`` and ``[n * S, .]`` rows), so every linear map
+        is one GEMM with its bias and the activations run in place.
+        """
         sa = self.model.slot_att
-        taps, pixi = taps.permute(1, 0, 2), pixi.permute(1, 0, 2)  # [n, R, .]
-        h1 = F.relu(taps[..., self.n7 :] + F.linear(pixi, self.w1_pix, self.b1))
-        rel = sa.fc6(h1)
-        x = taps[..., : self.n7] + F.linear(pixi, self.w7_pix) + F.linear(rel, self.w7_rel)
-        x = sa.norm_input(F.leaky_relu(x + F.linear(pe, self.w7_pe, self.b7)[:, None]))
-        n = x.shape[0]
+        n, nr, c = taps.shape
+        tp = taps.view(n * nr, c)
+        pix = pixi.view(n * nr, 2)
+        h1 = torch.addmm(tp[:, self.n7 :], pix, self.w1_pix_t).add_(self.b1).relu_()
+        rel = torch.addmm(self.fc6_b, h1, self.fc6_w)
+        x = torch.addmm(tp[:, : self.n7], torch.cat((pix, rel), 1), self.w7_pr_t).view(n, nr, -1)
+        x.add_(torch.addmm(self.b7, pe, self.w7_pe_t)[:, None])
+        x = F.layer_norm(F.leaky_relu_(x), (x.shape[-1],), sa.norm_input.weight, sa.norm_input.bias, sa.norm_input.eps)
+        if self.tied:
+            return self._tied_slots(x.mean(1))
+        d, ns = x.shape[-1], sa.num_slots
         first_const = not self.noise
-        slots = self.mu if first_const else sa.initial_slots(n, True, gen)
+        slots = self.mu.expand(n, -1, -1) if first_const else sa.initial_slots(n, True, gen)
         xt = x.transpose(1, 2)
         for it in range(sa.iters):
-            prev = slots
             if it == 0 and first_const:
-                dots = (x @ self.qk0.T + self.qbk0).transpose(1, 2)  # [n, S, R]
-                gh = self.gh0
+                dots = torch.addmm(self.qbk0, x.view(-1, d), self.qk0_t).view(n, nr, ns).transpose(1, 2)
+                gh = self.gh0.reshape(ns, -1)[:1]  # every slot starts at mu: one row, broadcast
+                p = self.mu.reshape(ns, d)[:1]
             else:
-                sn = sa.norm_slots(slots)
-                dots = (sn @ self.qk_w + self.qk_b) @ xt + (sn @ self.qbk_w + self.qbk_b)[..., None]
-                gh = F.linear(slots, sa.gru.weight_hh, sa.gru.bias_hh)
-            attn = (dots * sa.scale).softmax(dim=1) + sa.eps
-            attn = attn / attn.sum(dim=-1, keepdim=True)
-            gi = F.linear(attn @ x, self.gi_w, self.gi_b)
-            i_r, i_z, i_n = gi.chunk(3, -1)
-            h_r, h_z, h_n = gh.chunk(3, -1)
-            rg = torch.sigmoid(i_r + h_r)
-            zg = torch.sigmoid(i_z + h_z)
-            ng = torch.tanh(i_n + rg * h_n)
-            slots = ng + zg * (prev - ng)
-            slots = slots + sa.mlp(sa.norm_pre_ff(slots))
+                prev = slots
+                sn = sa.norm_slots(slots).view(-1, d)
+                q = torch.addmm(self.qk_b, sn, self.qk_w).view(n, ns, d)
+                dots = torch.baddbmm(torch.matmul(sn, self.qbk_w).add_(self.qbk_b).view(n, ns, 1), q, xt)
+                p = prev.reshape(-1, d)
+                gh = torch.addmm(sa.gru.bias_hh, p, self.whh_t)
+            attn = (dots * sa.scale).softmax(dim=1).add_(sa.eps)  # [n, S, R]
+            attn = attn.div_(attn.sum(dim=-1, keepdim=True))
+            gi = torch.addmm(self.gi_b, torch.bmm(attn, x).view(-1, d), self.gi_w_t)  # [n*S, 3D]
+            rz = gi[:, : 2 * d].add_(gh[:, : 2 * d]).sigmoid_()
+            ng = torch.addcmul(gi[:, 2 * d :], rz[:, :d], gh[:, 2 * d :]).tanh_()
+            slots = torch.addcmul(ng, rz[:, d:], p - ng)  # GRU: (1 - z) * n + z * h
+            w1, b1 = self.mlp1
+            w2, b2 = self.mlp2
+            ff = torch.addmm(b1, sa.norm_pre_ff(slots), w1).relu_()
+            slots = torch.addmm(slots, ff, w2).add_(b2).view(n, ns, d)
         return slots.reshape(n, -1)
+
+    def _tied_slots(self, mean_x: torch.Tensor) -> torch.Tensor:
+        """The noise-free slot iterations on the one shared slot: the update (mean of the inputs, uniform
+        attention) is the same in every iteration, so its GRU input term is computed once. -> ``[n, 128]``."""
+        sa = self.model.slot_att
+        d = mean_x.shape[-1]
+        gi = torch.addmm(self.gi_b, mean_x, self.gi_w_t)  # [n, 3D]
+        w1, b1 = self.mlp1
+        w2, b2 = self.mlp2
+        slot = None
+        for _ in range(sa.iters):
+            if slot is None:
+                gh, p = self.gh0.reshape(-1, 3 * d)[:1], self.mu.reshape(-1, d)[:1]
+            else:
+                gh, p = torch.addmm(sa.gru.bias_hh, slot, self.whh_t), slot
+            rz = torch.add(gi[:, : 2 * d], gh[:, : 2 * d]).sigmoid_()
+            ng = torch.addcmul(gi[:, 2 * d :], rz[:, :d], gh[:, 2 * d :]).tanh_()
+            slot = torch.addcmul(ng, rz[:, d:], p - ng)
+            ff = torch.addmm(b1, sa.norm_pre_ff(slot), w1).relu_()
+            slot = torch.addmm(slot, ff, w2).add_(b2)
+        return slot
 
     # -- per ray -----------------------------------------------------------------------------------
     def _rays(self, rays_o, rays_d, bc, aud, biases, gen) -> dict[str, torch.Tensor]:
@@ -365,8 +450,8 @@ class Renderer:
         bc_flat = bc_low.reshape(-1, 3)
         keys = ("rgb",) if (lh, lw) == (h, w) else ("fg", "w_last", "acc")
         parts: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
-        for i in range(0, rays_o.shape[0], q.chunk):
-            s = slice(i, i + q.chunk)
+        for i in range(0, rays_o.shape[0], self.chunk):
+            s = slice(i, i + self.chunk)
             out = self._rays(rays_o[s], rays_d[s], bc_flat[s], aud, biases, gen)
             for k in keys:
                 parts[k].append(out[k])
