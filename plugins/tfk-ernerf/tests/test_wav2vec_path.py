@@ -129,3 +129,35 @@ def test_train_option_offers_wav2vec():
 
     opt = next(o for o in tfk_model().options["train"] if o.dest == "audio_features")
     assert opt.choices == ("deepspeech", "hubert", "wav2vec")
+
+
+def test_cli_train_and_infer_with_wav2vec(tfk_cli, tfk_home, monkeypatch, w2v_subject, tiny_wav2vec, speech, tmp_path):
+    import shutil
+
+    monkeypatch.setenv("TFK_PLUGIN_MODULES", "ernerf=tfk_ernerf.plugin")
+    monkeypatch.setenv("TFK_OFFLINE", "1")
+    ws = tmp_path / "ws"
+    shutil.copytree(w2v_subject, ws)
+    base = ("--uid", "eo", "--workspace", str(ws))
+    r = tfk_cli("train", "ernerf", *base, "--preset", "tiny", "--stage", "torso", "--audio-features", "deepspeech")
+    assert r.exit_code == 78, r.stderr  # the head was trained on wav2vec: an incompatible resume
+    assert "trained on wav2vec audio features" in r.stderr and "--audio-features wav2vec" in r.stderr
+    out = tmp_path / "o.mp4"
+    r = tfk_cli("infer", "ernerf", *base, "--audio", str(speech), "-o", str(out), "--merge", "none")
+    assert r.exit_code == 69, r.stderr  # an empty store: the wav2vec2 weights are missing, never downloaded
+    assert "tfk weights pull shared/wav2vec2_xlsr53_esperanto_config" in r.stderr and not out.exists()
+    r = tfk_cli(
+        "infer",
+        "ernerf",
+        *base,
+        "--audio",
+        str(speech),
+        "-o",
+        str(out),
+        "--merge",
+        "none",
+        "--audio-model",
+        str(tiny_wav2vec),
+    )
+    assert r.exit_code == 0, r.stderr
+    assert probe(out).n_frames == 20
