@@ -196,6 +196,75 @@ def test_feature_availability_never_downloads():
     assert state is None and ("TensorFlow" in why or "tfk weights pull shared/deepspeech_v010" in why)
 
 
+_W2V_IDS = ("shared/wav2vec2_xlsr53_esperanto_config", "shared/wav2vec2_xlsr53_esperanto_weights")
+
+
+def test_resolve_raises_what_availability_reports(tmp_path, monkeypatch):
+    """resolve() -> the tfk error (missing weights name the pull command); availability() -> its one-line reason."""
+    import importlib.util
+
+    from tfk.nerfprep.features import availability, resolve
+
+    pytest.importorskip("transformers")
+    with pytest.raises(errors.MissingWeights) as e:
+        resolve("wav2vec", find=lambda _id: None)
+    assert e.value.hint == "tfk weights pull " + " ".join(_W2V_IDS) and e.value.missing == list(_W2V_IDS)
+    state, why = availability("wav2vec", find=lambda _id: None)
+    assert state is None and why == f"{e.value.message} ({e.value.hint})"
+    files = {i: tmp_path / i.split("/")[1] for i in _W2V_IDS}
+    assert resolve("wav2vec", find=files.get) == "|".join(str(files[i]) for i in _W2V_IDS)
+    half = {_W2V_IDS[0]: files[_W2V_IDS[0]]}
+    with pytest.raises(errors.MissingWeights, match="not in the weights store") as e:
+        resolve("wav2vec", find=half.get)
+    assert e.value.missing == [_W2V_IDS[1]]
+    with pytest.raises(errors.InputNotFound, match=r"config\.json"):
+        resolve("hubert", model=tmp_path)
+    with pytest.raises(errors.BadInput, match="unknown audio features 'mfcc'"):
+        resolve("mfcc")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "transformers" else real(n, *a))
+    with pytest.raises(errors.Unavailable, match="transformers") as e:
+        resolve("wav2vec", find=files.get)
+    assert not isinstance(e.value, errors.MissingWeights) and e.value.hint == "pip install transformers"
+
+
+def test_wav2vec_extract_from_a_model_folder_or_separate_store_files(tmp_path):
+    """The store keeps a snapshot's files apart: extract() links them into one folder; same features either way."""
+    import torch
+
+    from tfk.nerfprep.features import extract, resolve
+
+    tr = pytest.importorskip("transformers")
+    cfg = tr.Wav2Vec2Config(
+        vocab_size=44,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(8,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=2,
+    )
+    torch.manual_seed(0)
+    model = tr.Wav2Vec2ForCTC(cfg).eval()
+    d = tmp_path / "model"
+    model.save_pretrained(d)
+    (d / "model.safetensors").unlink()
+    torch.save(model.state_dict(), d / "pytorch_model.bin")  # the published snapshot's file name
+    store = {}
+    for aid, name in zip(_W2V_IDS, ("config.json", "pytorch_model.bin"), strict=True):
+        f = tmp_path / "store" / aid.split("/")[1] / name
+        f.parent.mkdir(parents=True)
+        f.write_bytes((d / name).read_bytes())
+        store[aid] = f
+    wav = np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32)  # 1 s: 49 steps at 50 Hz
+    a = extract("wav2vec", wav, resolve("wav2vec", model=d))
+    b = extract("wav2vec", wav, resolve("wav2vec", find=store.get))
+    assert a.shape == (25, 16, 44) and np.array_equal(a, b)
+    with pytest.raises(errors.BadInput, match="too short"):
+        extract("wav2vec", wav[:200], resolve("wav2vec", model=d))
+
+
 # ------------------------------------------------------------------------------------------------ settings
 def test_config_defaults_and_errors():
     from fractions import Fraction

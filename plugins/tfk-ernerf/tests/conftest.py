@@ -56,19 +56,25 @@ def tiny_deepspeech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _save_hf_snapshot(model, d: Path) -> Path:
+    model.save_pretrained(d)
+    (d / "model.safetensors").unlink(missing_ok=True)
+    torch.save(model.state_dict(), d / "pytorch_model.bin")
+    return d
+
+
 @pytest.fixture(scope="session")
-def fake_require(tiny_deepspeech):
-    """A ``require(artifact_id)`` serving the stand-in DeepSpeech graph (the store is tested elsewhere)."""
-    from tfk.errors import MissingWeights
+def save_hf_snapshot():
+    """``save(model, dir)``: ``config.json`` + ``pytorch_model.bin``, the published snapshots' file names that the
+    store keeps (transformers 5 itself writes ``model.safetensors``)."""
+    return _save_hf_snapshot
 
-    table = {"shared/deepspeech_v010": tiny_deepspeech}
 
-    def require(artifact_id: str) -> Path:
-        if artifact_id not in table:
-            raise MissingWeights(f"{artifact_id} is not present", missing=[artifact_id])
-        return table[artifact_id]
-
-    return require
+@pytest.fixture(scope="session")
+def fake_find(tiny_deepspeech):
+    """A ``find(artifact_id)`` (the store lookup of :mod:`tfk.nerfprep.features`) serving the stand-in DeepSpeech
+    graph and nothing else (the store itself is tested elsewhere)."""
+    return {"shared/deepspeech_v010": tiny_deepspeech}.get
 
 
 @pytest.fixture(scope="session")

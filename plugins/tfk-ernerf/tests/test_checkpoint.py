@@ -51,6 +51,22 @@ def test_epoch_file_and_bare_state_dict(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), m2.state_dict().values(), strict=True))
 
 
+def test_esperanto_checkpoint_is_a_wav2vec_model(tmp_path):
+    """An official ``--asr_model ...esperanto`` checkpoint: audio_net's first conv takes 44 channels."""
+    from tfk_ernerf.models.checkpoint import checkpoint_frontend
+    from tfk_ernerf.models.network import audio_in_dim
+
+    from tfk.nerfprep.features import spec
+
+    assert audio_in_dim(spec("wav2vec").asr_model) == spec("wav2vec").dim == 44  # the original's substring rule
+    _official_file(tmp_path / "eo.pth", audio=44)
+    m, ck = load_model(tmp_path / "eo.pth")
+    assert m.cfg.audio_in_dim == 44 and tuple(ck["model"]["audio_net.encoder_conv.0.weight"].shape) == (32, 44, 3)
+    assert "tfk" not in ck and checkpoint_frontend(ck) == "wav2vec"
+    ck["tfk"] = {"frontend": "esperanto"}  # the original's name for it
+    assert checkpoint_frontend(ck) == "wav2vec"
+
+
 def test_hubert_checkpoint_is_recognised_and_bad_keys_fail(tmp_path):
     _official_file(tmp_path / "hu.pth", audio=1024)
     m, _ = load_model(tmp_path / "hu.pth")

@@ -39,6 +39,7 @@ def test_train_then_infer_through_the_cli(cli, subject_dir, tmp_path):
     )
     assert r.exit_code == 69, r.stderr
     assert "deepspeech" in r.stderr.lower()
+    assert "tfk weights pull shared/deepspeech_v010" in r.stderr or "TensorFlow" in r.stderr
     assert not (tmp_path / "o.mp4").exists()
 
 

@@ -1,5 +1,5 @@
 """The HuBERT front-end end to end: a subject with ``aud_hu.npy`` trains, and inference extracts HuBERT
-features through :mod:`tfk.audio.hubert` (a tiny random ``HubertModel`` stands in for hubert-large)."""
+features through :mod:`tfk.nerfprep.features` (a tiny random ``HubertModel`` stands in for hubert-large)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ WIDTH = 16  # hidden size of the stand-in (hubert-large: 1024)
 
 
 @pytest.fixture(scope="module")
-def tiny_hubert(tmp_path_factory) -> dict[str, Path]:
+def tiny_hubert(tmp_path_factory, save_hf_snapshot) -> dict[str, Path]:
     tr = pytest.importorskip("transformers")
     d = tmp_path_factory.mktemp("hubert")
     cfg = tr.HubertConfig(
@@ -32,7 +32,7 @@ def tiny_hubert(tmp_path_factory) -> dict[str, Path]:
     import torch
 
     torch.manual_seed(0)
-    tr.HubertModel(cfg).save_pretrained(d, safe_serialization=False)
+    save_hf_snapshot(tr.HubertModel(cfg), d)
     (d / "preprocessor_config.json").write_text(json.dumps({"do_normalize": True}))
     return {
         "shared/hubert_large_ls960_ft_config": d / "config.json",
@@ -42,7 +42,6 @@ def tiny_hubert(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_hubert_subject_trains_and_infers(tiny_hubert, tmp_path):
-    from tfk_ernerf.features import extract
     from tfk_ernerf.infer import infer
     from tfk_ernerf.synthetic import make_subject
     from tfk_ernerf.train.config import preset
@@ -55,7 +54,10 @@ def test_hubert_subject_trains_and_infers(tiny_hubert, tmp_path):
     assert res.global_step == 3
     wav = tmp_path / "s.wav"
     write_wav(wav, synthetic_speech(0.8, 16000, seed=2), 16000)
-    feats = extract(wav, "hubert", require=tiny_hubert.__getitem__)
+    from tfk import audio as taudio
+    from tfk.nerfprep.features import extract, resolve
+
+    feats = extract("hubert", taudio.load(wav), resolve("hubert", find=tiny_hubert.get))
     assert feats.shape == (19, 2, WIDTH)  # ER-NeRF layout: (12800 - 80) // 320 = 39 steps -> 38 -> 19 pairs
-    out = infer(ws, "hu", wav, tmp_path / "hu.mp4", merge="none", require=tiny_hubert.__getitem__)
+    out = infer(ws, "hu", wav, tmp_path / "hu.mp4", merge="none", find=tiny_hubert.get)
     assert probe(out).n_frames == 20  # 25 x 0.8 s: the last window is repeated

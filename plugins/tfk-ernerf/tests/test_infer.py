@@ -31,8 +31,8 @@ def test_parse_background():
         parse_rgb("red")
 
 
-def test_infer_writes_synced_h264_aac_pasted_into_full_frames(subject_ws, speech, fake_require, tmp_path):
-    out = infer(subject_ws, "alice", speech, tmp_path / "out.mp4", merge="bbox", require=fake_require)
+def test_infer_writes_synced_h264_aac_pasted_into_full_frames(subject_ws, speech, fake_find, tmp_path):
+    out = infer(subject_ws, "alice", speech, tmp_path / "out.mp4", merge="bbox", find=fake_find)
     info = probe(out)
     assert info.video_codec == "h264" and info.audio_codec == "aac"
     assert (info.width, info.height) == (64, 48)  # the original full-resolution frame
@@ -43,7 +43,7 @@ def test_infer_writes_synced_h264_aac_pasted_into_full_frames(subject_ws, speech
     assert abs(int(first[24, 32, 0]) - 200) > 30  # inside: the render
 
 
-def test_infer_background_alpha_and_face_merge(subject_ws, speech, fake_require, tmp_path):
+def test_infer_background_alpha_and_face_merge(subject_ws, speech, fake_find, tmp_path):
     out = infer(
         subject_ws,
         "alice",
@@ -52,7 +52,7 @@ def test_infer_background_alpha_and_face_merge(subject_ws, speech, fake_require,
         merge="face",
         background="0,255,0",
         alpha=True,
-        require=fake_require,
+        find=fake_find,
     )
     first = next(iter_frames(out))
     assert first[2, 2, 1] > 200 and first[2, 2, 0] < 40  # matted background replaced by green
@@ -62,8 +62,8 @@ def test_infer_background_alpha_and_face_merge(subject_ws, speech, fake_require,
     assert a[2, 2, 0] < 20 and a[44, 30, 0] > 230  # background 0, body (matte) 1
 
 
-def test_crop_output_without_paste(subject_ws, speech, fake_require, tmp_path):
-    out = infer(subject_ws, "alice", speech, tmp_path / "crop.mp4", merge="none", require=fake_require)
+def test_crop_output_without_paste(subject_ws, speech, fake_find, tmp_path):
+    out = infer(subject_ws, "alice", speech, tmp_path / "crop.mp4", merge="none", find=fake_find)
     assert (probe(out).width, probe(out).height) == (32, 32)
     assert np.asarray(next(iter_frames(out))).std() > 1
 

@@ -19,15 +19,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from tfk.errors import BadInput, InputNotFound
+from tfk.errors import BadInput, InputNotFound, UsageError
 from tfk_ernerf.render.cameras import nerf_matrix_to_ngp
 
-#: feature file names per front-end, in the order they are looked for
+#: feature file names per front-end (the names of :mod:`tfk.nerfprep.features`), in the order they are looked for
 FEATURE_FILES = {
     "deepspeech": ("aud_ds.npy", "aud.npy"),
     "hubert": ("aud_hu.npy",),
-    "esperanto": ("aud_eo.npy",),
+    "wav2vec": ("aud_eo.npy",),
 }
+#: other names of a front-end (the original's ``--asr_model`` substring; earlier tfk checkpoints)
+ALIASES = {"esperanto": "wav2vec"}
+
+
+def canonical_frontend(name: str) -> str:
+    """``deepspeech``, ``hubert`` or ``wav2vec`` (``esperanto`` is wav2vec); a clear error for anything else."""
+    fe = ALIASES.get(name, name)
+    if fe not in FEATURE_FILES:
+        raise UsageError(f"unknown audio features {name!r} (choose from {', '.join(FEATURE_FILES)})")
+    return fe
 
 
 def find_subject_dir(root: Path) -> Path | None:
@@ -44,12 +54,12 @@ def find_subject_dir(root: Path) -> Path | None:
 
 def find_features(data_dir: Path, frontend: str | None = None) -> tuple[Path, str]:
     """``(path, front-end)`` of the audio features; ``frontend`` None takes the first that exists."""
-    names = [frontend] if frontend else list(FEATURE_FILES)
+    names = [canonical_frontend(frontend)] if frontend else list(FEATURE_FILES)
     for fe in names:
-        for fn in FEATURE_FILES.get(fe, ()):
+        for fn in FEATURE_FILES[fe]:
             if (data_dir / fn).is_file():
                 return data_dir / fn, fe
-    want = ", ".join(fn for fe in names for fn in FEATURE_FILES.get(fe, ()))
+    want = ", ".join(fn for fe in names for fn in FEATURE_FILES[fe])
     raise InputNotFound(f"no audio features in {data_dir} (looked for {want})", hint="run `tfk preprocess ernerf`")
 
 

@@ -22,7 +22,7 @@ import torch
 from tfk.errors import InputNotFound, MissingWeights, TfkError
 from tfk_ernerf.data import Subject, find_subject_dir
 from tfk_ernerf.infer import find_model
-from tfk_ernerf.models.checkpoint import frontend_of, load_model
+from tfk_ernerf.models.checkpoint import checkpoint_frontend, load_model
 from tfk_ernerf.render.renderer import render_frame, test_conditioning
 
 log = logging.getLogger("tfk.ernerf.evaluate")
@@ -67,7 +67,7 @@ def evaluate(
     model, ck = load_model(ckpt, device)
     model.eval()
     model.testing = True
-    frontend = (ck.get("tfk") or {}).get("frontend") or frontend_of(model.cfg)
+    frontend = checkpoint_frontend(ck)
     val = Subject.load(data_dir, "val", frontend)
     frames = val.frames[:max_frames] if max_frames else val.frames
     skipped: dict[str, str] = {}

@@ -1,6 +1,7 @@
 """Drive a trained subject with any audio.
 
-audio -> features (the front-end recorded at training) -> one frame per feature row, rendered along the
+audio -> features (the front-end recorded at training, run through :mod:`tfk.nerfprep.features`: its weights
+come from the store or ``--audio-model``, never downloaded here) -> one frame per feature row, rendered along the
 training poses in ping-pong order (with their blink values and torso images) -> optionally pasted back
 into the original full-resolution frames (Avatar merge modes ``bbox``, ``face``, ``face-neck``) -> H.264 +
 AAC through :class:`tfk.media.VideoWriter`, streamed frame by frame. ``--background R,G,B`` replaces the
@@ -22,7 +23,7 @@ import torch
 
 from tfk.errors import BadInput, InputNotFound, UsageError
 from tfk_ernerf.data import Subject, audio_window, find_subject_dir
-from tfk_ernerf.models.checkpoint import frontend_of, load_model
+from tfk_ernerf.models.checkpoint import checkpoint_frontend, frontend_by_width, load_model
 from tfk_ernerf.models.network import ERNeRF
 from tfk_ernerf.render.renderer import render_frame, test_conditioning
 
@@ -72,6 +73,19 @@ def fit_length(features: np.ndarray, n: int) -> np.ndarray:
         raise BadInput("the audio is too short for any feature window")
     pad = np.repeat(features[-1:], n - features.shape[0], axis=0)
     return np.concatenate([features, pad], axis=0)
+
+
+def check_features(features: np.ndarray, frontend: str, width: int) -> None:
+    """``[N, W, C]`` features with the model's ``C``; a clear error naming the front-ends otherwise."""
+    shape = tuple(features.shape)
+    if len(shape) == 3 and shape[2] == width:
+        return
+    other = frontend_by_width(shape[2]) if len(shape) == 3 else None
+    got = f"{other} features" if other and other != frontend else "features"
+    raise BadInput(
+        f"the model was trained on {frontend} features ({width} channels), got {got} of shape {shape}",
+        hint=f"drive it with {frontend} features (tfk infer ernerf extracts them from the audio)",
+    )
 
 
 def parse_rgb(text: str | None) -> tuple[int, int, int] | None:
@@ -225,11 +239,17 @@ def infer(
     alpha: bool = False,
     torso: bool = True,
     device: str = "cpu",
-    require: Callable[[str], Path] | None = None,
+    find: Callable[[str], Path | None] | None = None,
     progress: Any = None,
     features: np.ndarray | None = None,
+    audio_model: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Render ``audio`` with the subject ``uid`` to ``output`` (default ``./<uid>_<audio stem>_ernerf.mp4``)."""
+    """Render ``audio`` with the subject ``uid`` to ``output`` (default ``./<uid>_<audio stem>_ernerf.mp4``).
+
+    The audio front-end is the one the model was trained with; its weights are ``audio_model`` (a DeepSpeech
+    graph or Hugging Face model folder) or the store's (``find`` replaces the store lookup). ``features``
+    (``[N, W, C]``, that front-end's layout) skips the extraction.
+    """
     from tfk.media import VideoWriter
 
     if merge not in MERGE_MODES:
@@ -245,10 +265,14 @@ def infer(
     model, ck = load_model(ckpt, device)
     model.eval()
     model.testing = True
-    meta = ck.get("tfk") or {}
-    frontend = meta.get("frontend") or frontend_of(model.cfg)
+    frontend = checkpoint_frontend(ck)
     if frontend is None:
         raise BadInput(f"{ckpt}: cannot tell the audio front-end of a {model.cfg.audio_in_dim}-channel model")
+    state = None
+    if features is None:  # fail fast when the front-end cannot run here
+        from tfk.nerfprep.features import resolve
+
+        state = resolve(frontend, Path(audio_model) if audio_model else None, find)
     subject = Subject.load(data_dir, "train", frontend)
     audio = Path(audio)
     if not audio.is_file():
@@ -256,16 +280,13 @@ def infer(
     from tfk import audio as taudio
 
     wav = taudio.load(audio)
-    if features is None:
-        from tfk_ernerf.features import extract
+    if state is not None:
+        from tfk.nerfprep.features import extract
 
-        features = extract(wav, frontend, require, device)
+        features = extract(frontend, wav, state, device)
+    assert features is not None
+    check_features(features, frontend, model.cfg.audio_in_dim)
     features = fit_length(features, n_frames(len(wav)))
-    if features.ndim != 3 or features.shape[2] != model.cfg.audio_in_dim:
-        raise BadInput(
-            f"{frontend} features have shape {tuple(features.shape)}; "
-            f"the model expects {model.cfg.audio_in_dim} channels"
-        )
     feats = torch.from_numpy(np.ascontiguousarray(features, dtype=np.float32)).permute(0, 2, 1).contiguous()
     out = Path(output) if output else Path.cwd() / f"{uid}_{audio.stem}_ernerf.mp4"
     paste = None if merge == "none" else _paste_setup(subject, ws_root / "cache")

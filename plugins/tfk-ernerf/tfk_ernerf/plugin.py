@@ -28,7 +28,7 @@ _TRAIN = [
         "audio_features",
         str,
         help="audio features to train on (default: the ones preprocessing wrote)",
-        choices=("deepspeech", "hubert"),
+        choices=("deepspeech", "hubert", "wav2vec"),
     ),
 ]
 
@@ -45,6 +45,13 @@ _INFER = [
     Option("background", str, help="solid background colour R,G,B instead of the recorded one"),
     Option("alpha", bool, help="also write the matte as <output>.alpha.mp4", default=False),
     Option("torso", bool, help="use the torso model when one is trained", default=True),
+    Option(
+        "audio_model",
+        Path,
+        help="a local DeepSpeech graph (.pb) or Hugging Face model folder for the model's audio front-end "
+        "(default: the weights store)",
+        exists=True,
+    ),
 ]
 
 _EVALUATE = [
@@ -117,6 +124,16 @@ def tfk_train(ctx: StageContext, options: dict[str, Any]) -> Any:
     return train_stage(ctx, ctx.workspace, options)
 
 
+def _find(ctx: StageContext, artifact_id: str) -> Path | None:
+    """The caller's file for ``artifact_id`` (``ctx.weights``), else the store's (never downloads); recorded."""
+    from tfk.weights import find
+
+    path = ctx.weights.get(artifact_id) or find(artifact_id)
+    if path is not None and ctx.run is not None:
+        ctx.run.record_artifact(artifact_id, path)
+    return path
+
+
 @hookimpl
 def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
     from tfk_ernerf.infer import infer
@@ -132,8 +149,9 @@ def tfk_infer(ctx: StageContext, options: dict[str, Any]) -> Any:
         alpha=options["alpha"],
         torso=options["torso"],
         device=ctx.device,
-        require=ctx.require,
+        find=lambda artifact_id: _find(ctx, artifact_id),
         progress=ctx.progress,
+        audio_model=options["audio_model"],
     )
     if ctx.run is not None:
         ctx.run.record_output("video", out)

@@ -17,11 +17,12 @@ from typing import Any
 import torch
 
 from tfk.errors import ConfigError, InputNotFound, InvalidArtifact
+from tfk_ernerf.data import canonical_frontend
 from tfk_ernerf.models.network import ERNeRF, NetConfig
 from tfk_ernerf.render.occupancy import grid_from_bitfield
 
 TORSO_PREFIXES = ("anchor_points", "individual_codes_torso", "density_grid_torso", "torso_")
-_FRONTENDS = {29: "deepspeech", 1024: "hubert", 44: "esperanto"}
+_FRONTENDS = {29: "deepspeech", 1024: "hubert", 44: "wav2vec"}  #: audio width -> front-end (the original's rule)
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -64,7 +65,20 @@ def config_from_state(sd: dict[str, torch.Tensor], base: NetConfig | None = None
 
 def frontend_of(cfg: NetConfig) -> str | None:
     """The audio front-end an audio width implies (29 DeepSpeech, 1024 HuBERT, 44 wav2vec esperanto)."""
-    return _FRONTENDS.get(cfg.audio_in_dim)
+    return frontend_by_width(cfg.audio_in_dim)
+
+
+def frontend_by_width(width: int) -> str | None:
+    return _FRONTENDS.get(int(width))
+
+
+def checkpoint_frontend(ck: dict[str, Any]) -> str | None:
+    """The front-end a checkpoint was trained with: tfk's record, else the one its audio width implies."""
+    fe = (ck.get("tfk") or {}).get("frontend")
+    if fe:
+        return canonical_frontend(fe)
+    w = ck["model"].get("audio_net.encoder_conv.0.weight")
+    return frontend_by_width(w.shape[1]) if w is not None else None
 
 
 def load_state(model: ERNeRF, sd: dict[str, torch.Tensor], allow_missing_torso: bool = False, src: str = "") -> None:

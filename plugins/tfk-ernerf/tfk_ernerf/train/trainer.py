@@ -24,8 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from tfk.errors import ConfigError, InputNotFound
-from tfk_ernerf.data import Frame, Subject, rect_mask
-from tfk_ernerf.models.checkpoint import atomic_save, best_state, load_state, read_checkpoint
+from tfk_ernerf.data import Frame, Subject, canonical_frontend, rect_mask
+from tfk_ernerf.models.checkpoint import atomic_save, best_state, checkpoint_frontend, load_state, read_checkpoint
 from tfk_ernerf.models.network import ERNeRF, NetConfig
 from tfk_ernerf.render.cameras import bg_coords, get_rays
 from tfk_ernerf.render.occupancy import bitfield_from_grid, mark_untrained, update_density_grid, update_torso_grid
@@ -527,6 +527,31 @@ def stage_dir(root: Path, stage: str) -> Path:
     return Path(root) / ("torso" if stage == "torso" else "head")
 
 
+def bound_frontend(out_root: Path, stage: str, resume: bool, frontend: str | None) -> str | None:
+    """The front-end a stage must train on: the one its earlier checkpoint was trained with (the head's for the
+    lips and torso, the stage's own when it resumes). ``frontend`` None takes it; a different one is an error."""
+    head = stage_dir(out_root, "head") / "checkpoints"
+    if stage == "head":
+        prior = epoch_checkpoints(head)[-1:] if resume else []
+    elif stage == "lips":
+        prior = epoch_checkpoints(head)[-1:]
+    else:
+        prior = epoch_checkpoints(stage_dir(out_root, "torso") / "checkpoints")[-1:] if resume else []
+        prior = prior or [p for p in (head / "ngp.pth",) if p.is_file()]
+    if not prior:
+        return frontend
+    fe = checkpoint_frontend(read_checkpoint(prior[0]))
+    if fe is None or frontend is None:
+        return frontend or fe
+    if canonical_frontend(frontend) != fe:
+        own = stage == "head" or (stage == "torso" and prior[0].parent.parent.name == "torso")
+        hint = f"--audio-features {fe}" + (
+            f", or --no-resume to train the {stage} again" if own else f", or train the head on {frontend} first"
+        )
+        raise ConfigError(f"{prior[0]} was trained on {fe} audio features, not {frontend}", hint=hint)
+    return fe
+
+
 def run_stage(
     data_dir: Path,
     out_root: Path,
@@ -539,7 +564,12 @@ def run_stage(
     progress: Any = None,
     stop_after_epochs: int | None = None,
 ) -> StageResult:
-    """Train one stage of the subject in ``data_dir``; checkpoints under ``out_root/<head|torso>/checkpoints``."""
+    """Train one stage of the subject in ``data_dir``; checkpoints under ``out_root/<head|torso>/checkpoints``.
+
+    ``frontend`` (``deepspeech``, ``hubert``, ``wav2vec``; None: the one an earlier checkpoint of this model was
+    trained with, else the features the subject has) picks the audio features and so the network's audio width.
+    """
+    frontend = bound_frontend(out_root, stage, resume, frontend)
     train = Subject.load(data_dir, "train", frontend)
     val = Subject.load(data_dir, "val", train.frontend) if (Path(data_dir) / "transforms_val.json").is_file() else None
     work = stage_dir(out_root, stage)
