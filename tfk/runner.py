@@ -181,7 +181,7 @@ def resolve_uids(model: str, stage: str, info: Any, uid: str | Sequence[str] | N
 
 
 def _check_several(model: str, stage: str, info: Any, uids: tuple[str, ...], opts: Mapping[str, Any]) -> None:
-    """Several uids: allowed by the plugin's gating option (e.g. ``--base``), one workspace each."""
+    """Several uids: only while the stage's gating option (``ModelInfo.multi_uid_stages``, e.g. ``--base``) is on."""
     gate = info.uids_option(stage) if info is not None else None
     if gate and not opts.get(gate):
         flag = "--" + gate.replace("_", "-")
