@@ -136,6 +136,9 @@ class ModelInfo:
     paper: str = ""
     supports_ddp: bool = False
     subject_stages: tuple[str, ...] = ()  # stages besides preprocess and train that work on a subject (--uid)
+    #: stages whose ``--uid`` may name several subjects (``--uid a,b,c``) -> the bool option that allows it
+    #: (``{"train": "base"}``: only with ``--base``), or ``""`` for always; see :attr:`StageContext.uids`
+    multi_uid_stages: dict[str, str] = field(default_factory=dict)
 
     def options_for(self, stage: str) -> list[Option]:
         if stage not in VERBS:
@@ -145,6 +148,14 @@ class ModelInfo:
     def needs_uid(self, stage: str) -> bool:
         """Whether ``stage`` needs ``--uid``: preprocess and train always, others when declared."""
         return stage in ("preprocess", "train") or stage in self.subject_stages
+
+    def takes_uids(self, stage: str) -> bool:
+        """Whether ``--uid`` of ``stage`` may name several subjects (when :meth:`uids_option` is set, if any)."""
+        return stage in self.multi_uid_stages
+
+    def uids_option(self, stage: str) -> str | None:
+        """The bool option (dest) that must be on for several subjects in ``stage``; None when always allowed."""
+        return self.multi_uid_stages.get(stage) or None
 
 
 @dataclass(frozen=True)
@@ -158,7 +169,12 @@ class Check:
 
 @dataclass
 class StageContext:
-    """Everything a stage hook gets from the core besides its options."""
+    """Everything a stage hook gets from the core besides its options.
+
+    ``uids``/``workspaces``: every subject ``--uid`` named, in order, and their workspaces. ``workspace`` is
+    the subject's workspace when there is one subject and None when there are several (a stage declared in
+    :attr:`ModelInfo.multi_uid_stages`), so that a multi-subject run never writes into one of them by accident.
+    """
 
     model: str
     stage: str
@@ -173,6 +189,14 @@ class StageContext:
     debug: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
     weights: dict[str, Path] = field(default_factory=dict)  # artifact id -> file, used instead of the store
+    uids: tuple[str, ...] = ()
+    workspaces: tuple[Workspace, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.workspace is not None and not self.workspaces:
+            self.workspaces = (self.workspace,)
+        if self.workspaces and not self.uids:
+            self.uids = tuple(ws.uid for ws in self.workspaces)
 
     @property
     def log(self) -> logging.Logger:

@@ -5,16 +5,22 @@ validated against the plugin's :class:`~tfk.plugin.Option` declarations (default
 validators applied: usage errors, exit 2); outputs that would overwrite an input refused (exit 2); input
 files checked (exit 66) and preflighted (exit 65; each file once per process, see
 :func:`tfk.media.preflight`); one device resolution (:func:`tfk.device.resolve_device`); the subject
-workspace, run directory and progress; the run guard (manifest, crash record, interruption); the dispatch
+workspace(s), run directory and progress; the run guard (manifest, crash record, interruption); the dispatch
 to that plugin's hook; and for ``evaluate`` the metrics table and ``metrics.json``.
+
+``--uid`` names one subject, or several (``--uid a,b,c``) in a stage the plugin declares in
+:attr:`tfk.plugin.ModelInfo.multi_uid_stages` (see :func:`resolve_uids`). A multi-subject run gets every
+subject's workspace in ``ctx.workspaces`` (``ctx.workspace`` is None), each of which must exist (exit 66,
+naming the subject), holds every subject's workspace lock while it runs (rank 0 of a distributed run), and
+keeps its run directory under ``runs/<model>/<a+b+c>``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +29,18 @@ from tfk import errors
 if TYPE_CHECKING:
     from tfk.plugin import Option
     from tfk.progress import Progress
+    from tfk.workspace import Workspace
 
-__all__ = ["RUN_VERBS", "UID_REQUIRED", "check_outputs", "parse_options", "preflight_inputs", "run_guard", "run_stage"]
+__all__ = [
+    "RUN_VERBS",
+    "UID_REQUIRED",
+    "check_outputs",
+    "parse_options",
+    "preflight_inputs",
+    "resolve_uids",
+    "run_guard",
+    "run_stage",
+]
 
 #: stages that need a subject
 UID_REQUIRED = frozenset({"preprocess", "train"})
@@ -142,6 +158,65 @@ def run_guard(run: Any, verb: str, plugin: str | None = None) -> Iterator[None]:
             run.finish(code, error)
 
 
+def resolve_uids(model: str, stage: str, info: Any, uid: str | Sequence[str] | None) -> tuple[str, ...]:
+    """The subjects ``--uid`` names: ``()`` for none, one, or several where ``stage`` takes several.
+
+    Each name passes :func:`~tfk.workspace.workspace.check_uid`; an empty name or a repeat is refused. A
+    comma in ``--uid`` of any other stage is a usage error that says the stage takes one uid (exit 2).
+    """
+    from tfk.workspace.workspace import check_uid, split_uids
+
+    if uid is None:
+        return ()
+    if isinstance(uid, str) and "," not in uid:
+        return (check_uid(uid),)
+    text = uid if isinstance(uid, str) else ",".join(map(str, uid))
+    if "," in text and not (info is not None and info.takes_uids(stage)):
+        hint = f"run tfk {stage} {model} once per subject"
+        multi = [s for s in getattr(info, "multi_uid_stages", {}) if s != stage]
+        if multi:
+            hint += f" ({model} takes several uids in: {', '.join(sorted(multi))})"
+        raise errors.UsageError(f"tfk {stage} {model} takes one --uid, got {text!r}", hint=hint)
+    return split_uids(text)
+
+
+def _check_several(model: str, stage: str, info: Any, uids: tuple[str, ...], opts: Mapping[str, Any]) -> None:
+    """Several uids: only while the stage's gating option (``ModelInfo.multi_uid_stages``, e.g. ``--base``) is on."""
+    gate = info.uids_option(stage) if info is not None else None
+    if gate and not opts.get(gate):
+        flag = "--" + gate.replace("_", "-")
+        raise errors.UsageError(
+            f"tfk {stage} {model} takes several uids only with {flag}",
+            hint=f"tfk {stage} {model} --uid {','.join(uids)} {flag}, or one --uid",
+        )
+
+
+def _check_workspaces(model: str, workspaces: Sequence[Workspace]) -> None:
+    """Every subject of a multi-subject run has a workspace (exit 66 naming the first that has none)."""
+    for ws in workspaces:
+        if not ws.root.is_dir():
+            raise errors.InputNotFound(
+                f"subject {ws.uid!r} has no {model} workspace ({ws.root})",
+                hint=f"tfk preprocess {model} INPUT --uid {ws.uid}",
+            )
+
+
+@contextmanager
+def _subject_locks(model: str, workspaces: Sequence[Workspace]) -> Iterator[None]:
+    """Hold the workspace lock of every subject of a multi-subject run (in path order: no lock-order deadlock).
+
+    Only rank 0 of a torchrun job locks (the other ranks are the same run). A single-subject stage locks its
+    own workspace where it writes (:class:`~tfk.workspace.Pipeline`), as before.
+    """
+    with ExitStack() as stack:
+        if len(workspaces) > 1 and int(os.environ.get("RANK", "0") or 0) == 0:
+            from tfk.workspace.lock import workspace_lock
+
+            for ws in sorted(workspaces, key=lambda w: str(w.root)):
+                stack.enter_context(workspace_lock(ws.root, f"subject {ws.uid!r} ({model})"))
+        yield
+
+
 def _report_metrics(model: str, result: dict[str, Any], run: Any) -> None:
     """Rich table on stderr and ``metrics.json`` in the run directory."""
     from tfk.console import err_console
@@ -159,7 +234,7 @@ def run_stage(
     stage: str,
     options: Mapping[str, Any] | None = None,
     *,
-    uid: str | None = None,
+    uid: str | Sequence[str] | None = None,
     workspace: str | os.PathLike[str] | None = None,
     device: str = "auto",
     force: bool = False,
@@ -172,7 +247,9 @@ def run_stage(
 ) -> Any:
     """Run ``stage`` of ``model`` with ``options`` (keyed by :attr:`Option.dest`); return the hook's result.
 
-    ``runs_root`` puts the run directory there (default ``TFK_HOME/runs/<model>/<uid>``); ``weights``
+    ``uid`` is one subject, or several (``"a,b,c"`` or a sequence) where the plugin declares the stage in
+    ``ModelInfo.multi_uid_stages``. ``runs_root`` puts the run directory there (default
+    ``TFK_HOME/runs/<model>/<uid>``, ``<a+b+c>`` for several subjects); ``weights``
     maps artifact ids to files that ``ctx.require`` returns instead of the store's (the demo's seeded
     front-end); ``progress`` defaults to the ``TFK_PROGRESS`` mode (and is closed here when made here).
     """
@@ -185,19 +262,29 @@ def run_stage(
     decls = lp.info.options_for(stage) if lp.info is not None else []
     opts = parse_options(decls, dict(options or {}))
     check_outputs(decls, opts)
-    if workspace is not None and uid is None:
+    uids = resolve_uids(model, stage, lp.info, uid)
+    if workspace is not None and not uids:
         raise errors.UsageError("--workspace needs --uid (the subject the workspace belongs to)")
-    if uid is None and (stage in UID_REQUIRED or (lp.info is not None and lp.info.needs_uid(stage))):
+    if not uids and (stage in UID_REQUIRED or (lp.info is not None and lp.info.needs_uid(stage))):
         raise errors.UsageError(f"{stage} {model} needs --uid (the subject's name)")
+    if len(uids) > 1:
+        _check_several(model, stage, lp.info, uids, opts)
+        if workspace is not None:
+            raise errors.UsageError("--workspace is one subject's workspace: it cannot go with several uids")
     from tfk.workspace import Run, Workspace
+    from tfk.workspace.workspace import uids_label
 
-    ws = Workspace.for_subject(model, uid, workspace) if uid is not None else None  # validates the uid
+    workspaces = tuple(Workspace.for_subject(model, u, workspace) for u in uids)
+    ws = workspaces[0] if len(workspaces) == 1 else None
+    if len(workspaces) > 1 and stage != "preprocess":
+        _check_workspaces(model, workspaces)
     preflight_inputs(decls, opts)
     dev = resolve_device(device)
     run = None
     if stage in RUN_VERBS:
-        run = Run.create(model, stage, uid=uid, plugin_version=lp.version, device=dev, root=runs_root)
-        run.set_config({**opts, "uid": uid, "device": dev})
+        label = uids_label(uids) if uids else None
+        run = Run.create(model, stage, uid=label, plugin_version=lp.version, device=dev, root=runs_root)
+        run.set_config({**opts, "uid": ",".join(uids) or None, "device": dev})
     own_progress = progress is None
     if progress is None:
         from tfk.progress import make_progress
@@ -220,13 +307,16 @@ def run_stage(
         until_step=until_step,
         debug=bool(os.environ.get("TFK_DEBUG")),
         weights=dict(weights or {}),
+        uids=uids,
+        workspaces=workspaces,
     )
     try:
         with run_guard(run, stage, plugin=model):
             from tfk.weights import seed_library_caches
 
             seed_library_caches()
-            result = reg.dispatch(model, stage, ctx, opts)
+            with _subject_locks(model, workspaces):
+                result = reg.dispatch(model, stage, ctx, opts)
     finally:
         if own_progress:
             progress.close()

@@ -54,18 +54,29 @@ class OptionType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def _check_uid(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is None:
-        return None
-    from tfk.workspace.workspace import check_uid
+def _uid_callback(verb: str, model: str, info: Any) -> Any:
+    """``--uid`` checked at parse time (one-line usage error, exit 2): one subject, or ``a,b,c`` where the
+    plugin declares that ``verb`` takes several (passed on as the checked ``a,b,c`` string)."""
 
-    try:
-        return check_uid(value)
-    except errors.UsageError as exc:
-        raise click.BadParameter(exc.message.removeprefix("invalid --uid "), ctx, param) from None
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from tfk.runner import resolve_uids
+
+        return ",".join(resolve_uids(model, verb, info, value))
+
+    return check
 
 
-def _params_for(verb: str, info: Any) -> list[click.Parameter]:
+def _uid_help(verb: str, info: Any) -> str:
+    text = "Subject id (workspace TFK_HOME/subjects/<uid>/<model>)."
+    if info.takes_uids(verb):
+        gate = info.uids_option(verb)
+        text += " Several subjects: a,b,c" + (f" (with --{gate.replace('_', '-')})." if gate else ".")
+    return text
+
+
+def _params_for(verb: str, info: Any, model: str) -> list[click.Parameter]:
     params: list[click.Parameter] = []
     for opt in info.options_for(verb):
         if opt.argument:
@@ -102,8 +113,8 @@ def _params_for(verb: str, info: Any) -> list[click.Parameter]:
                 ["--uid"],
                 default=None,
                 required=verb in UID_REQUIRED or info.needs_uid(verb),
-                callback=_check_uid,
-                help="Subject id (workspace TFK_HOME/subjects/<uid>/<model>).",
+                callback=_uid_callback(verb, model, info),
+                help=_uid_help(verb, info),
             )
         )
         params.append(
@@ -142,7 +153,7 @@ class ModelCommand(click.Command):
     def __init__(self, verb: str, model: str, info: Any):
         self.verb, self.model = verb, model
         help_text = info.stage_help.get(verb) or f"{VERB_HELP[verb]} ({model}: {info.summary})"
-        super().__init__(name=model, params=_params_for(verb, info), help=help_text, callback=self._invoke)
+        super().__init__(name=model, params=_params_for(verb, info, model), help=help_text, callback=self._invoke)
 
     def _invoke(self, **values: Any) -> None:
         if self.verb == "train":

@@ -5,7 +5,8 @@ waits for the first and says which process it waits for; after ``TFK_LOCK_TIMEOU
 1800) it gives up with :class:`tfk.errors.LockTimeout` (exit 75) and records nothing. The lock is an
 ``flock`` on ``<workspace>/.lock``, so a killed holder (kill -9) releases it with its last breath; the
 holder's pid and command line sit in ``.lock.owner.json`` for the waiting side's message. The lock is
-re-entrant within one process (a stage that locks and then runs a pipeline does not deadlock).
+re-entrant within one process (a stage that locks and then runs a pipeline does not deadlock). A run over
+several subjects (``--uid a,b,c``, :mod:`tfk.runner`) holds the lock of each of them while it runs.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,36 @@ def check_uid(uid: str) -> str:
             f"invalid --uid {uid!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return uid
+
+
+def split_uids(value: str | Sequence[str]) -> tuple[str, ...]:
+    """The subjects ``--uid a,b,c`` names (a string split at commas, or a sequence), each checked.
+
+    An empty name (``a,,b``, a trailing comma) or a name given twice is a usage error (exit 2).
+    """
+    items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+    text = ",".join(items)
+    if not items or any(item == "" for item in items):
+        raise errors.UsageError(f"invalid --uid {text!r}: an empty subject name (use a,b,c)")
+    seen: set[str] = set()
+    for item in items:
+        check_uid(item)
+        if item in seen:
+            raise errors.UsageError(f"invalid --uid {text!r}: {item!r} is named twice")
+        seen.add(item)
+    return tuple(items)
+
+
+def uids_label(uids: Sequence[str]) -> str:
+    """One directory name for a run over several subjects: ``a+b+c`` ('+' is never part of a uid).
+
+    A long list is shortened to ``<first>+<n>more-<hash>`` so that the name stays a valid path component.
+    """
+    label = "+".join(uids)
+    if len(label) <= 120:
+        return label
+    digest = hashlib.sha256("\0".join(uids).encode()).hexdigest()[:10]
+    return f"{uids[0]}+{len(uids) - 1}more-{digest}"
 
 
 @dataclass(frozen=True)

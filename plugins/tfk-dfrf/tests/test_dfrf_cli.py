@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,49 @@ def test_train_infer_evaluate_through_the_cli(cli, tfk_home, tmp_path):
     )
     assert r.exit_code != 0 and "201" in r.stderr
     assert Path(out).is_file()
+
+
+def _files(root: Path) -> dict[str, int]:
+    """Every file under ``root`` (but the lock files) with its modification time."""
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*") if not p.name.startswith(".lock")}
+
+
+def test_base_model_on_two_subjects_through_the_cli(cli, tfk_home):
+    """``tfk train dfrf --uid a,b --base``: both subjects read, the base goes to models/dfrf/base/a+b."""
+    from tfk_dfrf.models.dfrf import head_checkpoints
+    from tfk_dfrf.testing_scene import write_synthetic_subject
+
+    subjects = {u: tfk_home / "subjects" / u / "dfrf" for u in ("a", "b")}
+    for seed, ws in enumerate(subjects.values()):
+        write_synthetic_subject(ws, n_frames=10, size=16, seed=seed)
+    before = {u: _files(ws) for u, ws in subjects.items()}
+
+    args = ("train", "dfrf", "--uid", "a,b", "--base", "--preset", "tiny", "--device", "cpu")
+    r = cli(*args, "--steps", "2")
+    assert r.exit_code == 0, r.stderr
+    base = tfk_home / "models" / "dfrf" / "base" / "a+b"
+    assert Path(r.stdout.strip()) == base / "000002_head.tar"
+    assert {u: _files(ws) for u, ws in subjects.items()} == before  # the subjects were only read
+    (run,) = (tfk_home / "runs" / "dfrf" / "a+b").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["config"]["uid"] == "a,b" and manifest["outputs"]["checkpoint"]
+
+    r = cli(*args, "--steps", "3")  # the same command resumes from the base run's newest checkpoint
+    assert r.exit_code == 0, r.stderr
+    assert [p.name for p in head_checkpoints(base)] == ["000002_head.tar", "000003_head.tar"]
+
+
+def test_several_subjects_without_base_or_with_a_missing_one_are_refused(cli, tfk_home):
+    from tfk_dfrf.testing_scene import write_synthetic_subject
+
+    write_synthetic_subject(tfk_home / "subjects" / "a" / "dfrf", n_frames=10, size=16)
+    r = cli("train", "dfrf", "--uid", "a,b", "--preset", "tiny", "--device", "cpu")
+    assert r.exit_code == 2 and "tfk train dfrf takes several uids only with --base" in r.stderr
+    r = cli("train", "dfrf", "--uid", "a,b", "--base", "--preset", "tiny", "--device", "cpu")
+    assert r.exit_code == 66 and "subject 'b' has no dfrf workspace" in r.stderr
+    r = cli("infer", "dfrf", "--uid", "a,b", "--audio", "x.wav", "--device", "cpu")
+    assert r.exit_code == 2 and "tfk infer dfrf takes one --uid" in r.stderr
+    assert not (tfk_home / "models").exists()
 
 
 def test_entry_module_is_light():

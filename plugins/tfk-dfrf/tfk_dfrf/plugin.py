@@ -44,8 +44,12 @@ _TRAIN = [
         default="paper",
         choices=("paper", "fast", "tiny"),
     ),
-    Option("base", bool, help="train a new base model on several subjects (--subjects a,b,c)", default=False),
-    Option("subjects", str, help="comma-separated uids for --base (default: --uid)"),
+    Option(
+        "base",
+        bool,
+        help="train a new base model (from scratch) on the subjects of --uid a,b,c (one is allowed too)",
+        default=False,
+    ),
     Option(
         "base_checkpoint",
         Path,
@@ -61,7 +65,11 @@ _TRAIN = [
     ),
     Option("nproc_per_node", int, help="processes (GPUs) for DDP base training", default=1),
     Option("resume", bool, help="resume from the newest checkpoint of the run", default=True),
-    Option("out", Path, help="checkpoint directory (default: the subject's or the base run's)"),
+    Option(
+        "out",
+        Path,
+        help="checkpoint directory (default: the subject's; --base: TFK_HOME/models/dfrf/base/<a+b+c>)",
+    ),
 ]
 
 _INFER = [
@@ -103,11 +111,12 @@ def tfk_model() -> ModelInfo:
             "demo": _DEMO,
         },
         stage_help={
-            "train": "Fine-tune the base model on a subject (or train from scratch, or a base model with --base).",
+            "train": "Fine-tune the base model on a subject (or from scratch; a new base model: --uid a,b,c --base).",
             "infer": "Render a talking head for any audio (frames = 25 x audio seconds) into an MP4 with the audio.",
             "evaluate": "Render the val split and score PSNR, SSIM, LPIPS, LMD against the ground truth.",
         },
         subject_stages=("infer", "evaluate"),
+        multi_uid_stages={"train": "base"},
         homepage="https://github.com/sstzal/DFRF",
         paper="Learning Dynamic Facial Radiance Fields for Few-Shot Talking Head Synthesis (ECCV 2022)",
         supports_ddp=True,

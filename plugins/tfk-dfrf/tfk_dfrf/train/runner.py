@@ -18,7 +18,7 @@ from typing import Any
 
 from tfk.errors import DeviceUnavailable, TfkError, UsageError
 
-__all__ = ["train"]
+__all__ = ["base_dir", "train", "train_stage"]
 
 log = logging.getLogger("tfk.dfrf.train")
 
@@ -184,25 +184,29 @@ def _run(
             dist.destroy_process_group()
 
 
+def base_dir(home: str | Path, uids: Sequence[str]) -> Path:
+    """Where ``tfk train dfrf --uid a,b,c --base`` keeps its checkpoints: ``TFK_HOME/models/dfrf/base/a+b+c``."""
+    from tfk.workspace.workspace import uids_label
+
+    return Path(home) / "models" / "dfrf" / "base" / uids_label(uids)
+
+
 def train_stage(ctx, options: dict[str, Any]) -> Path:
-    """The ``tfk_train`` hook body: subject(s) from ``--uid`` / ``--subjects``, base model from the store."""
-    from tfk.workspace import Workspace
+    """The ``tfk_train`` hook body: fine-tune one subject (``--uid``) or train a base model on the subjects of
+    ``--uid a,b,c --base`` (the core checked the list and their workspaces); the base model from the store.
+
+    A fine-tune writes into the subject's workspace; a base model goes to :func:`base_dir` (or ``--out``),
+    never into one of its subjects' workspaces.
+    """
     from tfk_dfrf.artifacts import BASE_MODEL
     from tfk_dfrf.infer import checkpoint_dir
 
-    uids = [u.strip() for u in (options["subjects"] or "").split(",") if u.strip()]
+    uids = list(ctx.uids)
     if not uids:
-        if ctx.workspace is None:
-            raise UsageError("tfk train dfrf needs --uid (or --subjects a,b,c with --base)")
-        uids = [ctx.workspace.uid]
-    if len(uids) > 1 and not options["base"]:
+        raise UsageError("tfk train dfrf needs --uid (or --uid a,b,c --base)")
+    if len(uids) > 1 and not options["base"]:  # run_stage refuses this; a direct hook call may not
         raise UsageError("several subjects train a base model: add --base")
-    roots = [
-        ctx.workspace.root
-        if ctx.workspace is not None and u == ctx.workspace.uid
-        else Workspace.for_subject("dfrf", u).root
-        for u in uids
-    ]
+    roots = [ws.root for ws in ctx.workspaces]
     init = "scratch" if options["base"] else options["from"]
     base_ckpt = options["base_checkpoint"]
     if init == "base" and base_ckpt is None:
@@ -210,7 +214,7 @@ def train_stage(ctx, options: dict[str, Any]) -> Path:
     if options["out"] is not None:
         out = Path(options["out"])
     elif options["base"]:
-        out = Path(ctx.home) / "dfrf-base" / "+".join(uids)
+        out = base_dir(ctx.home, uids)
     else:
         out = checkpoint_dir(roots[0])
     overrides = {"smooth": options["smooth"]}
