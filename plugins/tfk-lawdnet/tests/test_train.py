@@ -94,6 +94,26 @@ def test_a_few_steps_reduce_the_loss(data_root, tmp_path):
     assert all(p.grad is None for p in tr.net_g.lawLayer_list[0].parameters())
 
 
+def test_pixel_only_training_skips_the_unused_networks(data_root, tmp_path):
+    """``--losses pixel``: the discriminator and VGG are not run (the demo's speed), the generator still learns."""
+    from dataclasses import replace
+
+    from tfk_lawdnet.train.config import preset
+    from tfk_lawdnet.train.trainer import StageTrainer
+
+    cfg = replace(preset("tiny")[0], lr_g=5e-4, lamb_perception=0.0, lamb_g_di=0.0, lamb_g_dv=0.0, lamb_sync=0.0)
+    tr = StageTrainer(cfg, data_root, tmp_path / "s", torch.device("cpu"))
+    d_before = {k: v.clone() for k, v in tr.net_di.state_dict().items()}
+    calls = []
+    tr.vgg.register_forward_hook(lambda *a: calls.append("vgg"))
+    tr.net_di.register_forward_hook(lambda *a: calls.append("di"))
+    batch = torch.utils.data.default_collate([tr.dataset[0]])
+    hist = [tr.step(batch)[0] for _ in range(8)]
+    assert set(hist[0]) == {"pixel", "g_total"} and calls == []
+    assert min(h["pixel"] for h in hist[-3:]) < 0.95 * hist[0]["pixel"]
+    assert all(torch.equal(v, tr.net_di.state_dict()[k]) for k, v in d_before.items())
+
+
 def _stop_at(step):
     def cb(info):
         if info["step"] == step:

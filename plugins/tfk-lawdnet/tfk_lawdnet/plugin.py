@@ -163,7 +163,7 @@ _DEMO = [
     Option("seconds", float, help="length of the built-in template clip", default=4.0, min=1.0, max=60.0),
     Option("video", Path, help="your own template (default: a built-in clip)", exists=True, media="video"),
     Option("audio", Path, help="your own driving audio (default: a built-in voice)", exists=True, media="audio"),
-    Option("train_steps", int, help="training steps per epoch of the tiny model (2 epochs)", default=30, min=1),
+    Option("train_steps", int, help="training steps per epoch of the tiny model (2 epochs)", default=150, min=1),
 ]
 
 
