@@ -28,3 +28,21 @@ def _register_echo(monkeypatch: pytest.MonkeyPatch) -> None:
     path = os.environ.get("PYTHONPATH", "")
     if str(ECHO_DIR) not in path.split(os.pathsep):
         monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(ECHO_DIR), path) if p))
+
+
+@pytest.fixture
+def load_probe_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``load(model, module, source)``: register plugin source text as model ``model`` (beside echo), import it
+    fresh (not an earlier test's module) and return the module."""
+    import importlib
+
+    def load(model: str, module: str, source: str):
+        d = tmp_path / "plug"
+        d.mkdir(exist_ok=True)
+        (d / f"{module}.py").write_text(source)
+        monkeypatch.syspath_prepend(str(d))
+        monkeypatch.setenv("TFK_PLUGIN_MODULES", f"{ECHO},{model}={module}")
+        sys.modules.pop(module, None)
+        return importlib.import_module(module)
+
+    return load

@@ -57,15 +57,8 @@ PLUGIN = textwrap.dedent("""
 
 
 @pytest.fixture
-def probe_plugin(tmp_path, monkeypatch):
-    d = tmp_path / "plug"
-    d.mkdir()
-    (d / "runner_probe.py").write_text(PLUGIN)
-    monkeypatch.syspath_prepend(str(d))
-    monkeypatch.setenv("TFK_PLUGIN_MODULES", "echo=tfk_echo.plugin,probe=runner_probe")
-    sys.modules.pop("runner_probe", None)
-    import runner_probe
-
+def probe_plugin(tmp_path, load_probe_plugin):
+    runner_probe = load_probe_plugin("probe", "runner_probe", PLUGIN)
     runner_probe.CALLS.clear()
     video = tmp_path / "in.mp4"
     video.write_bytes(b"not checked: no media declared")

@@ -53,14 +53,8 @@ PLUGIN = textwrap.dedent("""
 
 
 @pytest.fixture
-def multi(tmp_path, tfk_home, monkeypatch):
-    d = tmp_path / "plug"
-    d.mkdir()
-    (d / "multi_probe.py").write_text(PLUGIN)
-    monkeypatch.syspath_prepend(str(d))
-    monkeypatch.setenv("TFK_PLUGIN_MODULES", "echo=tfk_echo.plugin,multi=multi_probe")
-    sys.modules.pop("multi_probe", None)
-    import multi_probe
+def multi(tmp_path, tfk_home, load_probe_plugin):
+    multi_probe = load_probe_plugin("multi", "multi_probe", PLUGIN)
 
     from tfk.registry import load_registry
 

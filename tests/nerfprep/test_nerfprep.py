@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tfk import errors
+from tfk.testing.speech_models import tiny_speech_config
 
 
 # ------------------------------------------------------------------------------------------------ RVM
@@ -235,16 +236,7 @@ def test_wav2vec_extract_from_a_model_folder_or_separate_store_files(tmp_path):
     from tfk.nerfprep.features import extract, resolve
 
     tr = pytest.importorskip("transformers")
-    cfg = tr.Wav2Vec2Config(
-        vocab_size=44,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(8,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-    )
+    cfg = tiny_speech_config("wav2vec", vocab_size=44)
     torch.manual_seed(0)
     model = tr.Wav2Vec2ForCTC(cfg).eval()
     d = tmp_path / "model"

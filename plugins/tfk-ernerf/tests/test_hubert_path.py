@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tfk.media import probe, write_wav
+from tfk.testing.speech_models import tiny_speech_config
 from tfk.testing.synth import synthetic_speech
 
 pytestmark = pytest.mark.slow
@@ -20,15 +21,7 @@ WIDTH = 16  # hidden size of the stand-in (hubert-large: 1024)
 def tiny_hubert(tmp_path_factory, save_hf_snapshot) -> dict[str, Path]:
     tr = pytest.importorskip("transformers")
     d = tmp_path_factory.mktemp("hubert")
-    cfg = tr.HubertConfig(
-        hidden_size=WIDTH,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(8,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-    )
+    cfg = tiny_speech_config("hubert", hidden_size=WIDTH)
     import torch
 
     torch.manual_seed(0)

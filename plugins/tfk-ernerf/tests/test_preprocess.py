@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tfk.nerfprep.testing import check_contract, identity_rvm_checkpoint, no_face_clip, synthetic_3dmm, two_face_clip
+from tfk.testing.speech_models import tiny_speech_config
 
 FAST = ["--head-size", "128", "--tracking", "landmarks", "--track-preset", "tiny"]
 
@@ -281,15 +282,7 @@ def test_hubert_features_with_a_tiny_local_model(tfk_cli, assets, tmp_path):
     from tfk.audio.hubert import hidden_states, load_model
     from tfk.media import load_audio
 
-    cfg = tr.HubertConfig(
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=37,
-        conv_dim=(8,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-    )
+    cfg = tiny_speech_config("hubert", hidden_size=32, intermediate_size=37)
     model_dir = tmp_path / "hubert"
     tr.HubertModel(cfg).eval().save_pretrained(str(model_dir))
     ws = tmp_path / "ws"
@@ -325,16 +318,7 @@ def test_hubert_features_with_a_tiny_local_model(tfk_cli, assets, tmp_path):
 def test_wav2vec_features_with_a_tiny_local_model(tfk_cli, assets, tmp_path):
     """The wav2vec2 (esperanto CTC) front-end with a tiny random model: unfolded logits [M/2+1, 16, 44]."""
     tr = pytest.importorskip("transformers")
-    cfg = tr.Wav2Vec2Config(
-        vocab_size=44,
-        hidden_size=32,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=37,
-        conv_dim=(8,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-    )
+    cfg = tiny_speech_config("wav2vec", vocab_size=44, hidden_size=32, intermediate_size=37)
     model_dir = tmp_path / "w2v"
     tr.Wav2Vec2ForCTC(cfg).eval().save_pretrained(str(model_dir))
     ws = tmp_path / "ws"

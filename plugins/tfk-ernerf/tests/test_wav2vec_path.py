@@ -13,6 +13,7 @@ import torch
 
 from tfk.errors import BadInput, ConfigError, MissingWeights
 from tfk.media import probe, write_wav
+from tfk.testing.speech_models import tiny_speech_config
 from tfk.testing.synth import synthetic_speech
 
 pytestmark = pytest.mark.slow
@@ -22,16 +23,7 @@ IDS = ("shared/wav2vec2_xlsr53_esperanto_config", "shared/wav2vec2_xlsr53_espera
 @pytest.fixture(scope="module")
 def tiny_wav2vec(tmp_path_factory, save_hf_snapshot) -> Path:
     tr = pytest.importorskip("transformers")
-    cfg = tr.Wav2Vec2Config(
-        vocab_size=44,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(8,) * 7,
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-    )
+    cfg = tiny_speech_config("wav2vec", vocab_size=44)
     torch.manual_seed(0)
     d = tmp_path_factory.mktemp("w2v")
     return save_hf_snapshot(tr.Wav2Vec2ForCTC(cfg).eval(), d)
