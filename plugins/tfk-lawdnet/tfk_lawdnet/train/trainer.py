@@ -185,6 +185,11 @@ class StageTrainer:
             d["net_dV"] = self.opt_dv
         return d
 
+    def _trained(self) -> set[str]:
+        """The networks the step updates: the generator, and each discriminator a generator loss uses."""
+        cfg = self.cfg
+        return {"net_g"} | ({"net_dI"} if cfg.lamb_g_di > 0 else set()) | ({"net_dV"} if cfg.lamb_g_dv > 0 else set())
+
     def _nets(self) -> dict[str, torch.nn.Module]:
         d = {"net_g": self.net_g, "net_dI": self.net_di}
         if self.net_dv is not None:
@@ -299,8 +304,8 @@ class StageTrainer:
 
         losses: dict[str, torch.Tensor] = {}
         # ---- discriminators (one forward on fake.detach() + real); skipped when no generator loss uses them
-        train_di = cfg.lamb_g_di > 0
-        train_dv = self.clip and cfg.lamb_g_dv > 0
+        train_di = "net_dI" in self._trained()
+        train_dv = self.clip and "net_dV" in self._trained()
         if self.clip and (cfg.lamb_g_dv > 0 or cfg.lamb_sync > 0):
             fake_clip = _clip(fake, n)
         if train_di or train_dv:
@@ -424,8 +429,9 @@ class StageTrainer:
                         last = self.step_in_epoch == len(all_batches)  # the epoch-end save follows
                         if self.cfg.save_every and self.global_step % self.cfg.save_every == 0 and not last:
                             self.save()
-                    for s in self.sched.values():
-                        s.step()
+                    for k, s in self.sched.items():
+                        if k in self._trained():  # an unused discriminator's schedule stays where it is
+                            s.step()
                     self.epoch += 1
                     self.step_in_epoch = 0
                     self.save()
