@@ -8,7 +8,7 @@ one set for the whole clip, as for a template video.
   appearance convs for every frame of every batch, the plain control-grid formula;
 * **new**: what ``tfk infer lawdnet`` runs now -- the reference branch encoded once per clip
   (``LawDNet.encode_references``), channels-last convolutions, the rearranged control grid, the 2x
-  upsampling blocks in sub-pixel form (4/9 of their multiply-adds);
+  upsampling blocks in sub-pixel form (4/9 of their multiply-adds), the 128 -> 3 output conv as one tap GEMM;
 * **bf16** (``--bf16``): the new path under CPU bf16 autocast, reported with its PSNR against fp32 (tfk offers a
   reduced-precision CPU path only where that stays >= 40 dB).
 
@@ -37,9 +37,9 @@ for p in (ROOT, ROOT / "plugins" / "tfk-lawdnet"):
 
 
 def _old_net(net):
-    """A copy of ``net`` that runs as before the CPU work: the plain control-grid formula and the plain
-    nearest-upsample-then-conv blocks (the references are passed per frame by the caller)."""
-    from tfk_lawdnet.models.lawdnet import UpBlock2d
+    """A copy of ``net`` that runs as before the CPU work: the plain control-grid formula, the plain
+    nearest-upsample-then-conv blocks and output conv (the references are passed per frame by the caller)."""
+    from tfk_lawdnet.models.lawdnet import NarrowConv2d, UpBlock2d
 
     old = copy.deepcopy(net)
     for law in old.lawLayer_list:
@@ -47,6 +47,8 @@ def _old_net(net):
     for m in old.modules():
         if isinstance(m, UpBlock2d):
             m.subpixel = False
+        if isinstance(m, NarrowConv2d):
+            m.fast = False
     return old
 
 

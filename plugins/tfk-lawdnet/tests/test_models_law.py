@@ -209,7 +209,7 @@ def _eager_reference(net, src, ref, audio):
     the plain nearest-upsample-then-conv blocks."""
     import copy
 
-    from tfk_lawdnet.models.lawdnet import UpBlock2d
+    from tfk_lawdnet.models.lawdnet import NarrowConv2d, UpBlock2d
 
     old = copy.deepcopy(net)
     for law in old.lawLayer_list:
@@ -217,6 +217,8 @@ def _eager_reference(net, src, ref, audio):
     for m in old.modules():
         if isinstance(m, UpBlock2d):
             m.subpixel = False
+        if isinstance(m, NarrowConv2d):
+            m.fast = False
     return old(src, ref, audio)
 
 
@@ -232,6 +234,23 @@ def test_subpixel_upsampling_equals_upsample_then_conv():
         assert (upsample2x_conv3x3(x, conv.weight, conv.bias) - want).abs().max() <= 1e-5
         xc = x.contiguous(memory_format=torch.channels_last)
         assert (upsample2x_conv3x3(xc, conv.weight, conv.bias) - want).abs().max() <= 1e-5
+
+
+def test_narrow_output_conv_equals_conv2d():
+    """The output conv's tap-GEMM form equals the plain convolution, at the borders too, in both layouts;
+    with autograd on it is the plain convolution."""
+    import torch.nn.functional as F
+    from tfk_lawdnet.models.lawdnet import NarrowConv2d
+
+    torch.manual_seed(4)
+    conv = NarrowConv2d(12, 3, 7, padding=3)
+    x = torch.rand(2, 12, 11, 9)
+    want = F.conv2d(x, conv.weight, conv.bias, padding=3)
+    with torch.inference_mode():
+        for inp in (x, x.contiguous(memory_format=torch.channels_last)):
+            got = conv(inp)
+            assert got.shape == want.shape and (got - want).abs().max() <= 1e-5
+    assert torch.equal(conv(x), want)  # autograd on: the plain path
 
 
 def test_fast_inference_path_matches_eager_fp32(net):
