@@ -328,6 +328,7 @@ def _spawned(rank: int, world: int, port: int, kw: dict[str, Any]) -> None:
     dist.init_process_group("gloo", rank=rank, world_size=world)
     try:
         _run(rank, world, kw)
+        dist.barrier()  # nobody tears gloo down while another rank still talks to it (a rare SIGABRT otherwise)
     finally:
         dist.destroy_process_group()
 
