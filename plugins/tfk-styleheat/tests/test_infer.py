@@ -151,7 +151,9 @@ def test_optimize_inversion_reduces_reconstruction_error(engine):
     with torch.no_grad():
         inv0 = engine.model.invert(x)
         before = torch.nn.functional.mse_loss(g(inv0.wx, f_condition=inv0.fx)[0], target)
-    inv = optimize_inversion(engine.model, x, steps=5)
+    from tfk_styleheat.train.losses import VGG19, PerceptualLoss
+
+    inv = optimize_inversion(engine.model, x, steps=5, perceptual=PerceptualLoss(VGG19(1 / 8), style_weight=250.0))
     with torch.no_grad():
         after = torch.nn.functional.mse_loss(g(inv.wx, f_condition=inv.fx)[0], target)
     assert inv.condition is None and after < before

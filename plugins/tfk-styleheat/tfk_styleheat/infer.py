@@ -97,6 +97,7 @@ class Engine:
     exp_net: Any = None
     pose_net: Any = None
     pca_npz: dict | None = None
+    perceptual: Any = None  # VGG19 perceptual + style loss of the optimize inversion (ImageNet VGG present)
     info: dict = field(default_factory=dict)
 
 
@@ -155,6 +156,20 @@ def load_engine(
             eng.pca_npz = {k: torch.as_tensor(d[k], dtype=torch.float32) for k in ("X_mean", "X_comp", "X_stdev")}
         except Exception:  # noqa: BLE001 - the p-norm term is optional
             eng.pca_npz = None
+        try:
+            from tfk_styleheat.models.checkpoint import load_state, load_torch
+            from tfk_styleheat.train.losses import VGG19, PerceptualLoss
+
+            vgg = VGG19()
+            sd = load_torch(require(arts.VGG19))
+            load_state(vgg, {k: v for k, v in sd.items() if k.startswith("features.")}, "vgg19")
+            eng.perceptual = PerceptualLoss(vgg.to(device), style_weight=250.0)
+        except Exception:  # noqa: BLE001 - without ImageNet VGG the perceptual term is left out (logged)
+            import logging
+
+            logging.getLogger("tfk.styleheat").warning(
+                "optimize inversion without the VGG19 perceptual/style term (tfk weights pull styleheat/vgg19)"
+            )
     return eng
 
 
@@ -162,11 +177,13 @@ def _to_tensor(img: np.ndarray, device: str) -> torch.Tensor:
     return torch.as_tensor(img, dtype=torch.float32, device=device).permute(2, 0, 1)[None] / 127.5 - 1
 
 
-def optimize_inversion(model: StyleHEAT, x: torch.Tensor, steps: int = 250, pca: dict | None = None) -> Inversion:
+def optimize_inversion(
+    model: StyleHEAT, x: torch.Tensor, steps: int = 250, pca: dict | None = None, perceptual: Any = None
+) -> Inversion:
     """Barbershop FS inversion: from ``encode``, Adam (lr 0.01) on W+[9:] and the layer-7 feature F.
 
-    Loss: MSE at the generator size + 0.1·‖F − F₀‖² + 0.001·p-norm (with ``ffhq_PCA.npz``). The VGG19
-    perceptual/style term of the original needs ImageNet VGG weights and is not applied here.
+    Loss: MSE at the generator size + VGG19 perceptual (4 scales, L1) with Gram style ×250 at 256² (when
+    ``perceptual`` is given: it needs the ImageNet VGG19) + 0.1·‖F − F₀‖² + 0.001·p-norm (with ``ffhq_PCA.npz``).
     """
     g = model.generator.stylegan
     inv = model.invert(x)
@@ -184,6 +201,8 @@ def optimize_inversion(model: StyleHEAT, x: torch.Tensor, steps: int = 250, pca:
             w = torch.cat((fixed, free), 1)
             img, _, _ = g(w, f_condition=f)
             loss = F.mse_loss(img, target) + 0.1 * (f - f0).pow(2).sum()
+            if perceptual is not None:
+                loss = loss + perceptual(F.interpolate(img, size=(256, 256), mode="bilinear", align_corners=False), x)
             if pca is not None:
                 p = (F.leaky_relu(w, 5.0) - pca["X_mean"]) @ pca["X_comp"].T / pca["X_stdev"]
                 loss = loss + 0.001 * p.pow(2).mean()
@@ -218,7 +237,7 @@ def render(
     model, dev = eng.model, eng.device
     x = _to_tensor(source, dev)
     if inversion == "optimize" and edit is None:
-        inv = optimize_inversion(model, x, optimize_steps, eng.pca_npz)
+        inv = optimize_inversion(model, x, optimize_steps, eng.pca_npz, eng.perceptual)
     elif inversion in ("encode", "optimize"):
         inv = model.invert(x)
     else:
