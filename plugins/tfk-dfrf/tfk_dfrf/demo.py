@@ -14,11 +14,8 @@ Writes ``<out>/dfrf_demo.mp4`` (H.264 + AAC) and ``<out>/dfrf_demo.png`` (a prev
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
-
-log = logging.getLogger("tfk.dfrf.demo")
 
 
 def run_demo(ctx, options: dict[str, Any]) -> Path:
@@ -85,6 +82,8 @@ def run_demo(ctx, options: dict[str, Any]) -> Path:
         subject, ckpt, quality="fast", references="0,2,4,6", device=ctx.device, max_frames=2, metrics=["psnr", "ssim"]
     )
     notes.append(f"val PSNR of the tiny model (2 frames): {scores.get('psnr_raw', float('nan')):.2f} dB")
-    for n in notes:
-        log.info(n)
+    from tfk.console import info
+
+    for n in notes:  # shown to the user: what is real and what is a stand-in
+        info(f"dfrf demo: {n}")
     return video

@@ -26,10 +26,11 @@ def test_evaluate_scores_the_val_split(subject_ws, tmp_path):
     assert probe(tmp_path / "eval" / "render.mp4").n_frames == 2
 
 
-def test_demo_runs_end_to_end(tmp_path):
+def test_demo_runs_end_to_end(tmp_path, capsys):
     ctx = StageContext(model="ernerf", stage="demo", home=tmp_path / "home")
     video = __import__("tfk_ernerf.demo", fromlist=["demo"]).demo(ctx, {"out": tmp_path / "demo", "seconds": 0.6})
     info = probe(video)
     assert info.n_frames == 12 and info.audio_codec == "aac"  # 25 x 0.48 s of speech
     assert (tmp_path / "demo" / "ernerf_demo.png").is_file()
     assert "stand-in" in (tmp_path / "demo" / "README.txt").read_text()
+    assert "stand-ins:" in capsys.readouterr().err  # printed for the user, not only written to README.txt

@@ -10,7 +10,6 @@ TensorFlow). The output shows that every stage runs end to end, not the quality 
 
 from __future__ import annotations
 
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,6 @@ import numpy as np
 
 from tfk.plugin import StageContext
 
-log = logging.getLogger("tfk.ernerf.demo")
 STANDIN_NOTE = (
     "audio features: MFCC stand-in (random 494->29 projection), not DeepSpeech v0.1.0; "
     "subject: synthetic drawn face, not a preprocessed video"
@@ -87,7 +85,10 @@ def demo(ctx: StageContext, options: dict[str, Any]) -> Path:
         "a real model needs: tfk preprocess ernerf VIDEO --uid NAME (BFM 2009, parsing and audio weights), "
         "then tfk train ernerf --uid NAME --preset paper on a GPU\n"
     )
-    log.info("demo written to %s (%s)", video, STANDIN_NOTE)
+    from tfk.console import info
+
+    info(f"ernerf demo: {video} and a preview (render | ground truth) {out / 'ernerf_demo.png'}")
+    info(f"ernerf demo: stand-ins: {STANDIN_NOTE}; see {out / 'README.txt'} for what a real model needs")
     if ctx.run is not None:
         ctx.run.record_output("video", video)
     return video

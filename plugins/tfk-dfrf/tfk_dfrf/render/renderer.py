@@ -103,7 +103,7 @@ class _NeRFSlices:
         self.w0_aud, self.b0 = w0[:, a:b], nerf.pts_linears[0].bias
         self.w5_h = w5[:, b:].T.contiguous()
         self.w5_aud, self.b5 = w5[:, a:b], nerf.pts_linears[5].bias
-        self.mid = [(m.weight.T.contiguous(), m.bias) for m in nerf.pts_linears]
+        self.mid = {i: (m.weight.T.contiguous(), m.bias) for i, m in enumerate(nerf.pts_linears) if i not in (0, 5)}
         wv = nerf.views_linears[0].weight
         self.wv_h, self.wv_d, self.bv = wv[:, : nerf.W], wv[:, nerf.W :], nerf.views_linears[0].bias
         self.wv_h_t = self.wv_h.T.contiguous()
@@ -196,18 +196,14 @@ class Renderer:
         self.qbk_b = bq @ bk
         self.gi_w = sa.gru.weight_ih @ sa.to_v.weight  # GRU input weights on attn @ x (x before to_v)
         self.gi_b = sa.gru.weight_ih @ sa.to_v.bias + sa.gru.bias_ih
-        mu = sa.slots_mu.reshape(1, 1, -1).expand(1, sa.num_slots, -1)
-        mun = sa.norm_slots(mu)[0]
-        self.qk0 = mun @ self.qk_w + self.qk_b  # [S, D] of the noise-free first iteration
-        self.qbk0 = mun @ self.qbk_w + self.qbk_b  # [S]
-        self.gh0 = F.linear(mu, sa.gru.weight_hh, sa.gru.bias_hh)  # [1, S, 3D]
-        self.mu = mu
+        # the noise-free start of the tied slot: mu and its GRU hidden term, one row each
+        self.mu = sa.slots_mu.reshape(1, -1)
+        self.gh0 = F.linear(self.mu, sa.gru.weight_hh, sa.gru.bias_hh)  # [1, 3D]
         # point-major evaluation: transposed weights for addmm
         self.w1_pix_t = self.w1_pix.T.contiguous()
         self.fc6_w, self.fc6_b = sa.fc6.weight.T.contiguous(), sa.fc6.bias
         self.w7_pr_t = torch.cat((self.w7_pix, self.w7_rel), 1).T.contiguous()  # [2 + 32, 128]
         self.w7_pe_t = self.w7_pe.T.contiguous()
-        self.qk0_t = self.qk0.T.contiguous()  # [D, S]
         self.gi_w_t = self.gi_w.T.contiguous()
         self.whh_t = sa.gru.weight_hh.T.contiguous()
         self.mlp1 = (sa.mlp[0].weight.T.contiguous(), sa.mlp[0].bias)
@@ -267,54 +263,43 @@ class Renderer:
         x = F.layer_norm(F.leaky_relu_(x), (x.shape[-1],), sa.norm_input.weight, sa.norm_input.bias, sa.norm_input.eps)
         if self.tied:
             return self._tied_slots(x.mean(1))
+        # with noise every point draws its own slots, as the original does
         d, ns = x.shape[-1], sa.num_slots
-        first_const = not self.noise
-        slots = self.mu.expand(n, -1, -1) if first_const else sa.initial_slots(n, True, gen)
+        slots = sa.initial_slots(n, True, gen)
         xt = x.transpose(1, 2)
-        for it in range(sa.iters):
-            if it == 0 and first_const:
-                dots = torch.addmm(self.qbk0, x.view(-1, d), self.qk0_t).view(n, nr, ns).transpose(1, 2)
-                gh = self.gh0.reshape(ns, -1)[:1]  # every slot starts at mu: one row, broadcast
-                p = self.mu.reshape(ns, d)[:1]
-            else:
-                prev = slots
-                sn = sa.norm_slots(slots).view(-1, d)
-                q = torch.addmm(self.qk_b, sn, self.qk_w).view(n, ns, d)
-                dots = torch.baddbmm(torch.matmul(sn, self.qbk_w).add_(self.qbk_b).view(n, ns, 1), q, xt)
-                p = prev.reshape(-1, d)
-                gh = torch.addmm(sa.gru.bias_hh, p, self.whh_t)
+        for _ in range(sa.iters):
+            p = slots.reshape(-1, d)
+            sn = sa.norm_slots(p)
+            q = torch.addmm(self.qk_b, sn, self.qk_w).view(n, ns, d)
+            dots = torch.baddbmm(torch.matmul(sn, self.qbk_w).add_(self.qbk_b).view(n, ns, 1), q, xt)
             attn = (dots * sa.scale).softmax(dim=1).add_(sa.eps)  # [n, S, R]
             attn = attn.div_(attn.sum(dim=-1, keepdim=True))
             gi = torch.addmm(self.gi_b, torch.bmm(attn, x).view(-1, d), self.gi_w_t)  # [n*S, 3D]
-            rz = gi[:, : 2 * d].add_(gh[:, : 2 * d]).sigmoid_()
-            ng = torch.addcmul(gi[:, 2 * d :], rz[:, :d], gh[:, 2 * d :]).tanh_()
-            slots = torch.addcmul(ng, rz[:, d:], p - ng)  # GRU: (1 - z) * n + z * h
-            w1, b1 = self.mlp1
-            w2, b2 = self.mlp2
-            ff = torch.addmm(b1, sa.norm_pre_ff(slots), w1).relu_()
-            slots = torch.addmm(slots, ff, w2).add_(b2).view(n, ns, d)
+            slots = self._slot_step(gi, torch.addmm(sa.gru.bias_hh, p, self.whh_t), p).view(n, ns, d)
         return slots.reshape(n, -1)
 
     def _tied_slots(self, mean_x: torch.Tensor) -> torch.Tensor:
         """The noise-free slot iterations on the one shared slot: the update (mean of the inputs, uniform
         attention) is the same in every iteration, so its GRU input term is computed once. -> ``[n, 128]``."""
         sa = self.model.slot_att
-        d = mean_x.shape[-1]
         gi = torch.addmm(self.gi_b, mean_x, self.gi_w_t)  # [n, 3D]
+        slot = self._slot_step(gi, self.gh0, self.mu)
+        for _ in range(sa.iters - 1):
+            slot = self._slot_step(gi, torch.addmm(sa.gru.bias_hh, slot, self.whh_t), slot)
+        return slot
+
+    def _slot_step(self, gi: torch.Tensor, gh: torch.Tensor, prev: torch.Tensor) -> torch.Tensor:
+        """GRUCell from its input and hidden terms (``[rows, 3D]``, ``gh`` may be one broadcast row), then the
+        residual MLP: one slot-attention iteration after the attention."""
+        sa = self.model.slot_att
+        d = prev.shape[-1]
+        rz = torch.add(gi[:, : 2 * d], gh[:, : 2 * d]).sigmoid_()
+        ng = torch.addcmul(gi[:, 2 * d :], rz[:, :d], gh[:, 2 * d :]).tanh_()
+        slot = torch.addcmul(ng, rz[:, d:], prev - ng)  # (1 - z) * n + z * h
         w1, b1 = self.mlp1
         w2, b2 = self.mlp2
-        slot = None
-        for _ in range(sa.iters):
-            if slot is None:
-                gh, p = self.gh0.reshape(-1, 3 * d)[:1], self.mu.reshape(-1, d)[:1]
-            else:
-                gh, p = torch.addmm(sa.gru.bias_hh, slot, self.whh_t), slot
-            rz = torch.add(gi[:, : 2 * d], gh[:, : 2 * d]).sigmoid_()
-            ng = torch.addcmul(gi[:, 2 * d :], rz[:, :d], gh[:, 2 * d :]).tanh_()
-            slot = torch.addcmul(ng, rz[:, d:], p - ng)
-            ff = torch.addmm(b1, sa.norm_pre_ff(slot), w1).relu_()
-            slot = torch.addmm(slot, ff, w2).add_(b2)
-        return slot
+        ff = torch.addmm(b1, sa.norm_pre_ff(slot), w1).relu_()
+        return torch.addmm(slot, ff, w2).add_(b2)
 
     # -- per ray -----------------------------------------------------------------------------------
     def _rays(self, rays_o, rays_d, bc, aud, biases, gen) -> dict[str, torch.Tensor]:
