@@ -28,7 +28,8 @@ def test_evaluate_scores_the_val_split(subject_ws, tmp_path):
 
 def test_demo_runs_end_to_end(tmp_path, capsys):
     ctx = StageContext(model="ernerf", stage="demo", home=tmp_path / "home")
-    video = __import__("tfk_ernerf.demo", fromlist=["demo"]).demo(ctx, {"out": tmp_path / "demo", "seconds": 0.6})
+    demo = __import__("tfk_ernerf.demo", fromlist=["demo"]).demo
+    video = demo(ctx, {"out": tmp_path / "demo", "seconds": 0.6, "steps": 30})
     info = probe(video)
     assert info.n_frames == 12 and info.audio_codec == "aac"  # 25 x 0.48 s of speech
     assert (tmp_path / "demo" / "ernerf_demo.png").is_file()

@@ -24,6 +24,10 @@ STANDIN_NOTE = (
 )
 
 
+#: head training steps of the demo (about 50 s on 2 CPU cores; the render then shows the drawn face)
+DEMO_STEPS = 1000
+
+
 def standin_features(wav: np.ndarray, sr: int = 16000) -> np.ndarray:
     """DeepSpeech-shaped ``[N, 16, 29]`` features from MFCCs through a fixed random projection (a stand-in)."""
     from tfk.audio.align import adnerf_windows
@@ -57,7 +61,15 @@ def demo(ctx: StageContext, options: dict[str, Any]) -> Path:
         old = np.load(ws.root / "aud.npy")
         feats[:, :, 0] += old[: len(feats), :, 0]  # keep the mouth cue of the drawn face
         np.save(ws.root / "aud.npy", feats[:n])
-    train_stages(ws, None, "tiny", ctx.device, progress=ctx.progress)
+    steps = int(options.get("steps") or DEMO_STEPS)  # tiny's 30 head steps give a blur; 1000 the drawn face
+    train_stages(
+        ws,
+        None,
+        "tiny",
+        ctx.device,
+        progress=ctx.progress,
+        overrides={"iters_head": steps, "iters_lips": max(1, steps // 4), "iters_torso": max(1, steps // 4)},
+    )
     speech = Path(options["audio"]) if options.get("audio") else out / "speech.wav"
     if not speech.exists():
         write_wav(speech, synthetic_speech(seconds * 0.8, 16000, seed=11), 16000)

@@ -61,7 +61,10 @@ _EVALUATE = [
 ]
 
 
-_DEMO = [Option("out", Path, help="directory for every demo file", default=Path("ernerf-demo"))]
+_DEMO = [
+    Option("out", Path, help="directory for every demo file", default=Path("ernerf-demo")),
+    Option("steps", int, help="head training steps (lips and torso get a quarter each)", default=1000, min=1),
+]
 
 
 @hookimpl

@@ -40,6 +40,7 @@ def train_stages(
     resume: bool = True,
     frontend: str | None = None,
     progress: Any = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, StageResult]:
     order = [s for s in STAGES if not stages or s in stages]
     bad = [s for s in (stages or ()) if s not in STAGES]
@@ -51,7 +52,7 @@ def train_stages(
             f"--uid {ws.uid} has no preprocessed data (transforms_train.json)",
             hint=f"tfk preprocess ernerf VIDEO --uid {ws.uid}",
         )
-    cfg = preset(preset_name)
+    cfg = preset(preset_name, **(overrides or {}))
     out: dict[str, StageResult] = {}
     for stage in order:
         lp, note = _lpips_or_none(device) if stage == "lips" else (None, None)
