@@ -14,7 +14,7 @@ def test_demo_writes_a_video_and_a_preview(tmp_path, capsys):
     from tfk.media import probe
 
     ctx = SimpleNamespace(home=tmp_path, device="cpu", workspace=None, run=None, progress=None)
-    out = tfk_demo(ctx, {"out": tmp_path / "demo"})
+    out = tfk_demo(ctx, {"out": tmp_path / "demo", "steps": 12})
     info = probe(out)
     assert info.n_frames == 25 and info.has_audio  # 1 s of speech
     assert abs(info.audio_duration - info.video_duration) <= 1 / 25

@@ -95,7 +95,10 @@ _EVALUATE = [
 ]
 
 
-_DEMO = [Option("out", Path, help="directory for every demo file (default: TFK_HOME/demo/dfrf)")]
+_DEMO = [
+    Option("out", Path, help="directory for every demo file (default: TFK_HOME/demo/dfrf)"),
+    Option("steps", int, help="training steps of the tiny model", default=300, min=1),
+]
 
 
 @hookimpl
