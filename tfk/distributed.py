@@ -182,3 +182,37 @@ def maybe_launch(command: Any, model: str, values: dict[str, Any]) -> bool:
     worker = [*glob, "train", model, *worker_args(command, values)]
     run_torchrun(torchrun_argv(spec, worker), spec)
     return True
+
+
+# ------------------------------------------------------------------ local processes (one node, no torchrun)
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a local process group's rendezvous."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn_local(fn: Any, nproc: int, args: tuple[Any, ...] = ()) -> None:
+    """Run ``fn(rank, *args)`` in ``nproc`` fresh local processes (``torch.multiprocessing.spawn``) and wait.
+
+    ``fn`` (a module-level function) sets up and tears down its own process group. A worker that returns
+    leaves its process at once (:func:`_spawned_worker`); one that raises takes torch's normal path, so the
+    caller gets ``torch.multiprocessing.ProcessRaisedException`` with its error.
+    """
+    import torch.multiprocessing as mp
+
+    mp.spawn(_spawned_worker, args=(fn, args), nprocs=nproc, join=True)
+
+
+def _spawned_worker(rank: int, fn: Any, args: tuple[Any, ...]) -> None:
+    """``fn(rank, *args)``, then ``os._exit(0)`` after flushing stdio: interpreter finalization while gloo's
+    worker threads still hold work objects can abort the process (SIGABRT, "terminate called without an
+    active exception") after everything succeeded; leaving at once skips that finalization."""
+    import sys
+
+    fn(rank, *args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)

@@ -161,3 +161,34 @@ def test_a_failing_worker_exit_code_becomes_the_commands(ddp_env, tmp_path):
     res = subprocess.run(args, env=ddp_env, capture_output=True, text=True, timeout=240)
     assert res.returncode == ExitCode.PLUGIN_CRASH, res.stderr
     assert "error: training worker rank" in res.stderr and "exit code 70" in res.stderr
+
+
+def _gloo_worker(rank: int, world: int, port: int, out: str, fail: bool) -> None:
+    import torch
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        if fail:  # no collective after the failure: rank 0 returns, rank 1 raises
+            if rank == 1:
+                raise ValueError("worker 1 failed on purpose")
+            return
+        t = torch.tensor([rank + 1.0])
+        dist.all_reduce(t)
+        Path(out, f"rank{rank}.txt").write_text(str(t.item()))
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def test_spawn_local_runs_the_workers_and_reports_a_failure(tmp_path):
+    """Two local gloo workers: their results land and the call returns; a raising worker reaches the caller."""
+    import torch.multiprocessing as mp
+
+    from tfk.distributed import free_port, spawn_local
+
+    spawn_local(_gloo_worker, 2, (2, free_port(), str(tmp_path), False))
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)] == ["3.0", "3.0"]
+    with pytest.raises(mp.ProcessRaisedException, match="worker 1 failed on purpose"):
+        spawn_local(_gloo_worker, 2, (2, free_port(), str(tmp_path / "x"), True))

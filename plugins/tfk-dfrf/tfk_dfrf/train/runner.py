@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,6 @@ from tfk.errors import DeviceUnavailable, TfkError, UsageError
 __all__ = ["base_dir", "train", "train_stage"]
 
 log = logging.getLogger("tfk.dfrf.train")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def train(
@@ -76,9 +69,11 @@ def train(
         return _run(rank=None, world=None, progress=progress, callback=callback, **kwargs)
     import torch.multiprocessing as mp
 
-    port = _free_port()
+    from tfk.distributed import free_port, spawn_local
+
+    port = free_port()
     try:
-        mp.spawn(_spawned, args=(nproc, port, kwargs), nprocs=nproc, join=True)
+        spawn_local(_spawned, nproc, (nproc, port, kwargs))
     except mp.ProcessRaisedException as exc:
         raise TfkError(f"a training process failed: {str(exc).strip().splitlines()[-1]}") from None
     from tfk_dfrf.models.dfrf import head_checkpoints

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,12 +24,6 @@ from tfk.errors import ConfigError, DeviceUnavailable, TfkError, UsageError
 __all__ = ["train"]
 
 log = logging.getLogger("tfk.lawdnet.train")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _select(preset_name: str, stages: Sequence[str] | None, overrides: dict[str, Any] | None):
@@ -108,12 +101,14 @@ def train(
         return _run(rank=None, world=None, progress=progress, callback=callback, **kwargs)
     import torch.multiprocessing as mp
 
+    from tfk.distributed import free_port, spawn_local
+
     if not resume:
         _clear(Path(out_dir), kwargs["stage_names"])
         kwargs["resume"] = True
-    port = _free_port()
+    port = free_port()
     try:
-        mp.spawn(_spawned, args=(nproc, port, kwargs, callback), nprocs=nproc, join=True)
+        spawn_local(_spawned, nproc, (nproc, port, kwargs, callback))
     except mp.ProcessRaisedException as exc:
         text = str(exc)
         if "Interrupted" in text:

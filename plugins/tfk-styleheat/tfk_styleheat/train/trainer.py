@@ -24,7 +24,6 @@ import json
 import logging
 import math
 import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -314,12 +313,6 @@ def _run(rank: int, world: int, kw: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _spawned(rank: int, world: int, port: int, kw: dict[str, Any]) -> None:
     import torch.distributed as dist
 
@@ -370,8 +363,8 @@ def train(
             dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
         return _run(dist.get_rank(), world, kw)
     if nproc > 1:
-        import torch.multiprocessing as mp
+        from tfk.distributed import free_port, spawn_local
 
-        mp.spawn(_spawned, args=(nproc, _free_port(), kw), nprocs=nproc, join=True)
+        spawn_local(_spawned, nproc, (nproc, free_port(), kw))
         return {"iterations": cfg.iterations, "world": nproc}
     return _run(0, 1, kw)
